@@ -1,0 +1,115 @@
+"""The app factory: nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import Response
+
+import lodestar
+from lodestar.api import metrics, problems
+from lodestar.api.deps import AppServices, Reader
+from lodestar.api.routers import bulk, events, tokens
+from lodestar.api.routers.assets import json_response, kind_router
+from lodestar.auth.tokens import TokenService
+from lodestar.catalog import Catalog
+from lodestar.model.registry import all_kinds
+from lodestar.settings import Settings
+from lodestar.store import Store, open_store
+
+log = logging.getLogger("lodestar")
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """Build the app; the database opens (and migrates) when the app starts."""
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = store is None
+        st = store or open_store(settings.effective_database_url, settings.pool_size)
+        svc = AppServices(settings, Catalog(st), TokenService(st))
+        app.state.services = svc
+        first = svc.tokens.ensure_admin(settings.data_dir)
+        if first is not None:
+            log.warning("first start: an admin token was written to %s", first[0])
+        state["store"] = st
+        try:
+            yield
+        finally:
+            if own:
+                st.dispose()
+
+    app = FastAPI(
+        title="Lodestar",
+        version=lodestar.__version__,
+        summary="One catalog, API first, for every data asset's metadata.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    problems.install(app)
+    metrics.install(app)
+
+    @app.get("/api/v1/health", tags=["system"], summary="Liveness and database reachability")
+    def health() -> Response:
+        svc: AppServices = app.state.services
+        seq = svc.catalog.last_event()
+        return json_response({"status": "ok", "version": lodestar.__version__, "last_event": seq})
+
+    @app.get("/api/v1/kinds", tags=["system"], summary="The asset kinds and their routes")
+    def kinds(_: Reader) -> Response:
+        return json_response(
+            {
+                "data": [
+                    {
+                        "kind": k.name,
+                        "path": f"/api/v1/{k.plural}",
+                        "description": k.description,
+                        "parents": [{"field": pf.field, "kind": pf.kind} for pf in k.parents],
+                    }
+                    for k in all_kinds()
+                ]
+            }
+        )
+
+    for kind in all_kinds():
+        app.include_router(kind_router(kind))
+    app.include_router(bulk.router)
+    app.include_router(events.router)
+    app.include_router(tokens.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        for kind in all_kinds():
+            s = kind.model.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}"
+            )
+            comps.update(s.pop("$defs", {}))
+            comps[kind.model.__name__] = s
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+        schema["security"] = [{"bearer": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory lodestar.api.app:app_from_env`: settings from the env."""
+    from lodestar.settings import load_settings
+
+    return create_app(load_settings())

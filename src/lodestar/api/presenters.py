@@ -1,0 +1,89 @@
+"""Assets, versions and events as the API shows them."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from lodestar.catalog.errors import BadRequest
+from lodestar.model.records import Asset, Event, VersionRecord, us_to_iso
+from lodestar.model.registry import get_kind
+
+
+def href(kind: str, asset_id: str) -> str:
+    return f"/api/v1/{get_kind(kind).plural}/{asset_id}"
+
+
+def asset_json(asset: Asset, *, with_change: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": asset.id, "kind": asset.kind, "fqn": asset.fqn}
+    out.update(asset.doc)
+    out["version"] = asset.version
+    out["deleted"] = asset.deleted
+    out["created_at"] = us_to_iso(asset.created_at)
+    out["updated_at"] = us_to_iso(asset.updated_at)
+    out["updated_by"] = asset.updated_by
+    out["href"] = href(asset.kind, asset.id)
+    if with_change and asset.change is not None:
+        out["change_description"] = asset.change
+    return out
+
+
+def version_json(rec: VersionRecord) -> dict[str, Any]:
+    return {
+        "id": rec.asset_id,
+        "kind": rec.kind,
+        "fqn": rec.fqn,
+        "version": rec.version,
+        "deleted": rec.deleted,
+        "updated_at": us_to_iso(rec.ts),
+        "updated_by": rec.actor,
+        "origin": rec.origin,
+        "change_description": rec.change,
+        "doc": rec.doc,
+    }
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "cursor": str(e.seq),
+        "ts": us_to_iso(e.ts),
+        "event_type": e.event_type,
+        "kind": e.asset_kind,
+        "id": e.asset_id,
+        "fqn": e.fqn,
+        "version": e.version,
+        "actor": e.actor,
+        "origin": e.origin,
+        "change_description": e.change,
+    }
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None or value.strip() == "*":
+        return None
+    v = value.strip()
+    if v.startswith("W/"):
+        v = v[2:]
+    v = v.strip('"')
+    if not v.isdigit():
+        raise BadRequest(f'If-Match must be an ETag from a read, such as "3" (got {value!r})')
+    return int(v)
+
+
+def encode_cursor(fqn: str | None) -> str | None:
+    return base64.urlsafe_b64encode(fqn.encode()).decode().rstrip("=") if fqn else None
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        pad = "=" * (-len(cursor) % 4)
+        return base64.urlsafe_b64decode(cursor + pad).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the 'after' cursor is not one this server handed out") from None

@@ -1,0 +1,93 @@
+"""POST /api/v1/bulk: NDJSON upserts in, one NDJSON status line out per line in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from lodestar.api import presenters as p
+from lodestar.api.bodies import check_depth, ndjson_lines
+from lodestar.api.deps import Services, Writer
+from lodestar.api.problems import problem_body, status_of
+from lodestar.catalog import BadRequest, BulkLine, CatalogError, InvalidInput, Outcome
+
+router = APIRouter(prefix="/api/v1", tags=["bulk"])
+CHUNK = 500
+
+
+def _parse(raw: bytes) -> BulkLine | CatalogError:
+    try:
+        value = orjson.loads(raw)
+        check_depth(value)
+    except orjson.JSONDecodeError as e:
+        return BadRequest(f"the line is not valid JSON: {e}")
+    except CatalogError as e:
+        return e
+    if not isinstance(value, dict):
+        return InvalidInput("each line is a JSON object with a 'kind' and the asset's fields")
+    kind = value.get("kind")
+    if not isinstance(kind, str):
+        return InvalidInput(
+            "each line needs 'kind' (table, schema, ...)",
+            errors=[{"loc": ["kind"], "msg": "required"}],
+        )
+    return BulkLine(kind, value)
+
+
+def _status_line(number: int, o: Outcome) -> dict[str, Any]:
+    if o.error is not None:
+        status = status_of(o.error)
+        return {
+            "line": number,
+            "status": status,
+            "result": "error",
+            "error": problem_body(status, o.error.title, o.error.detail, o.error.errors),
+        }
+    assert o.asset is not None
+    return {
+        "line": number,
+        "status": 201 if o.status == "created" else 200,
+        "result": o.status,
+        "id": o.asset.id,
+        "kind": o.asset.kind,
+        "fqn": o.asset.fqn,
+        "version": o.asset.version,
+        "href": p.href(o.asset.kind, o.asset.id),
+    }
+
+
+@router.post(
+    "/bulk",
+    summary="Upsert many assets from NDJSON, one status line out per line in",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def bulk(request: Request, svc: Services, ctx: Writer) -> Response:
+    out = bytearray()
+    numbers: list[int] = []
+    lines: list[BulkLine | CatalogError] = []
+
+    async def flush() -> None:
+        outcomes = await run_in_threadpool(svc.catalog.bulk_upsert, list(lines), ctx)
+        for number, o in zip(numbers, outcomes, strict=True):
+            out.extend(orjson.dumps(_status_line(number, o)))
+            out.extend(b"\n")
+        numbers.clear()
+        lines.clear()
+
+    async for number, raw in ndjson_lines(request, svc.settings.max_bulk_bytes):
+        numbers.append(number)
+        lines.append(_parse(raw))
+        if len(lines) >= CHUNK:
+            await flush()
+    if lines:
+        await flush()
+    return Response(bytes(out), media_type="application/x-ndjson")

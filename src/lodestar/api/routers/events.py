@@ -1,0 +1,32 @@
+"""GET /api/v1/events: the change feed, followed by cursor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from lodestar.api import presenters as p
+from lodestar.api.deps import Reader, Services
+from lodestar.api.routers.assets import json_response
+from lodestar.catalog import BadRequest
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+
+@router.get("/events", summary="Change events after a cursor, oldest first")
+def events(
+    svc: Services,
+    _: Reader,
+    after: Annotated[
+        str, Query(description="Cursor: the last event seen; 0 from the start.")
+    ] = "0",
+    kind: Annotated[list[str] | None, Query(description="Only these asset kinds.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    if not after.isdigit():
+        raise BadRequest("'after' is an event cursor: a number from a previous page, or 0")
+    items = svc.catalog.events(after=int(after), limit=limit, kinds=kind)
+    cursor = str(items[-1].seq) if items else after
+    return json_response({"data": [p.event_json(e) for e in items], "paging": {"after": cursor}})

@@ -1,0 +1,61 @@
+"""Token management for admins."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
+
+from lodestar.api.bodies import read_json
+from lodestar.api.deps import Admin, Services
+from lodestar.api.routers.assets import json_response
+from lodestar.catalog import InvalidInput
+
+router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    role: Literal["admin", "steward", "editor", "viewer", "bot"]
+    user: str | None = Field(None, description="The user an editor acts as.")
+    ttl_days: int | None = Field(None, ge=1, le=3650)
+
+
+@router.get("", summary="List tokens (never their secrets)")
+def list_tokens(svc: Services, _: Admin) -> Response:
+    return json_response({"data": [asdict(t) for t in svc.tokens.list()]})
+
+
+@router.post(
+    "",
+    summary="Issue a token; the secret is shown once",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": TokenCreate.model_json_schema()}},
+        }
+    },
+)
+async def create_token(request: Request, svc: Services, _: Admin) -> Response:
+    raw = await read_json(request, 64 * 1024)
+    try:
+        body = TokenCreate.model_validate(raw)
+    except ValidationError as e:
+        errors = [{"loc": list(x["loc"]), "msg": x["msg"]} for x in e.errors(include_input=False)]
+        raise InvalidInput(f"invalid token request: {errors[0]['msg']}", errors=errors) from None
+    token = await run_in_threadpool(
+        lambda: svc.tokens.issue(body.name, body.role, user=body.user, ttl_days=body.ttl_days)
+    )
+    return json_response({"name": body.name, "role": body.role, "token": token}, 201)
+
+
+@router.delete("/{name}", summary="Revoke a token", status_code=204)
+def revoke_token(svc: Services, _: Admin, name: Annotated[str, Path()]) -> Response:
+    svc.tokens.revoke(name)
+    return Response(status_code=204)

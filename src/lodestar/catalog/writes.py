@@ -1,0 +1,531 @@
+"""The one write path: validate, resolve, plan, then apply in the caller's transaction.
+
+Every mutation (single write, bulk line, patch, delete, restore) ends in `apply()`, which writes
+asset rows, version records, edges, the derived rows of registered `DerivedWriter`s and the
+change events, in that order, in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection
+
+from lodestar.auth.policy import check_write
+from lodestar.auth.principal import Principal
+from lodestar.catalog import changes
+from lodestar.catalog.errors import (
+    AlreadyExists,
+    CatalogError,
+    Forbidden,
+    InvalidInput,
+    VersionMismatch,
+)
+from lodestar.model import fqn as fqn_mod
+from lodestar.model.common import READ_ONLY_FIELDS, AssetSpec, RefUse
+from lodestar.model.kinds.custom_property import CustomProperty
+from lodestar.model.records import Asset, Origin, now_us
+from lodestar.model.registry import KindSpec, find_kind, get_kind
+from lodestar.store import assets as q
+from lodestar.store import events as ev
+
+EventType = Literal[
+    "entity_created",
+    "entity_updated",
+    "entity_soft_deleted",
+    "entity_restored",
+    "entity_hard_deleted",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    principal: Principal
+    origin: Origin
+    keep_person_edits: bool
+
+    @classmethod
+    def for_principal(cls, principal: Principal, origin: Origin | None = None) -> WriteContext:
+        o = origin or principal.origin
+        return cls(principal, o, keep_person_edits=o.type != "person")
+
+    @property
+    def actor(self) -> str:
+        return self.principal.name
+
+
+@dataclass(slots=True)
+class Applied:
+    """One asset change as the derived writers and the event feed see it."""
+
+    event_type: EventType
+    asset: Asset
+    previous: dict[str, Any] | None
+    change: dict[str, Any] | None
+
+
+class DerivedWriter(Protocol):
+    """Writes rows derived from assets (search documents, lineage edges, ...) in the same
+    transaction as the assets themselves, so they can never drift apart."""
+
+    def apply(self, conn: Connection, applied: Sequence[Applied]) -> None: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    index: int
+    status: Literal["created", "updated", "unchanged"] | None = None
+    asset: Asset | None = None
+    error: CatalogError | None = None
+
+
+@dataclass(slots=True)
+class _Line:
+    index: int
+    kind: KindSpec
+    spec: AssetSpec
+    doc: dict[str, Any]
+    fqn: str
+    parent: tuple[str, str] | None
+    refs: list[RefUse] = field(default_factory=list)
+
+
+def _pydantic_errors(e: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": list(err["loc"]), "msg": err["msg"]} for err in e.errors(include_input=False)]
+
+
+def validate_body(kind: KindSpec, body: Any) -> AssetSpec:
+    if not isinstance(body, dict):
+        raise InvalidInput(f"a {kind.name} body must be a JSON object")
+    clean = {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS}
+    try:
+        return kind.model.model_validate(clean)
+    except ValidationError as e:
+        errors = _pydantic_errors(e)
+        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidInput(f"invalid {kind.name}: {where}: {first['msg']}", errors=errors) from None
+
+
+def to_doc(spec: AssetSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _locate(
+    kind: KindSpec, spec: AssetSpec, doc: dict[str, Any]
+) -> tuple[str, tuple[str, str] | None]:
+    """The asset's FQN and its parent's (kind, FQN)."""
+    if kind.fqn_prefix is not None:
+        return fqn_mod.join([*kind.fqn_prefix(spec), spec.name]), None
+    parent: tuple[str, str] | None = None
+    for pf in kind.parents:
+        value = doc.get(pf.field)
+        if value:
+            try:
+                norm = fqn_mod.normalize(value)
+            except fqn_mod.FQNError as e:
+                raise InvalidInput(
+                    f"{pf.field}: {e}", errors=[{"loc": [pf.field], "msg": str(e)}]
+                ) from None
+            doc[pf.field] = norm
+            parent = (pf.kind, norm)
+    if kind.parents and parent is None:
+        names = " or ".join(pf.field for pf in kind.parents)
+        raise InvalidInput(
+            f"a {kind.name} needs its parent: set {names}",
+            errors=[{"loc": [kind.parents[0].field], "msg": "Field required"}],
+        )
+    if parent is None:
+        return fqn_mod.join([spec.name]), None
+    return f"{parent[1]}.{fqn_mod.quote(spec.name)}", parent
+
+
+def prepare(kind: KindSpec, body: Any, index: int = 0) -> _Line:
+    spec = validate_body(kind, body)
+    doc = to_doc(spec)
+    fqn, parent = _locate(kind, spec, doc)
+    refs = list(spec.references())
+    for r in refs:
+        if r.kind is not None and find_kind(r.kind) is None:
+            raise InvalidInput(
+                f"{'.'.join(map(str, r.loc))}: unknown asset kind {r.kind!r}",
+                errors=[{"loc": list(r.loc), "msg": f"unknown asset kind {r.kind!r}"}],
+            )
+    return _Line(index, kind, spec, doc, fqn, parent, refs)
+
+
+class Planner:
+    """Plans a batch of upserts against the database and the batch itself."""
+
+    def __init__(self, conn: Connection, ctx: WriteContext) -> None:
+        self.conn = conn
+        self.ctx = ctx
+        self.now = now_us()
+        # (kind, fqn) -> (id, deleted), from the database and from earlier lines in the batch.
+        self.known: dict[tuple[str, str], tuple[str, bool]] = {}
+        self.current: dict[tuple[str, str], Asset] = {}
+        self.props: dict[str, dict[str, CustomProperty]] = {}
+        self.teams: list[str] | None = None
+        self.inserts: list[Asset] = []
+        self.updates: list[tuple[Asset, int]] = []
+        self.edge_rows: dict[str, list[dict[str, Any]]] = {}
+        self.applied: list[Applied] = []
+
+    # -- look-ups -----------------------------------------------------------------------
+    def preload(self, lines: Sequence[_Line]) -> None:
+        pairs: set[tuple[str, str]] = set()
+        for line in lines:
+            if line.parent:
+                pairs.add(line.parent)
+            for r in line.refs:
+                pairs.add((r.kind or "", r.fqn))
+        self._lookup(pairs)
+        by_kind: dict[str, list[str]] = {}
+        for line in lines:
+            if (line.kind.name, line.fqn) not in self.current:
+                by_kind.setdefault(line.kind.name, []).append(line.fqn)
+        for kind, fqns in by_kind.items():
+            for fqn, asset in q.get_many_by_fqn(self.conn, kind, fqns).items():
+                self.current[(kind, fqn)] = asset
+                self.known[(kind, fqn)] = (asset.id, asset.deleted)
+
+    def _custom_props(self, kind: str) -> dict[str, CustomProperty]:
+        if kind not in self.props:
+            defs: dict[str, CustomProperty] = {}
+            for a in q.by_fqn_prefix(self.conn, "custom_property", fqn_mod.quote(kind) + "."):
+                if not a.deleted:
+                    defs[a.name] = CustomProperty.model_validate(a.doc)
+            self.props[kind] = defs
+        return self.props[kind]
+
+    def _check_custom(self, line: _Line) -> None:
+        values = line.spec.custom_properties
+        defs = self._custom_props(line.kind.name) if values or line.kind.name else {}
+        errors: list[dict[str, Any]] = []
+        for name, value in values.items():
+            d = defs.get(name)
+            if d is None:
+                known = ", ".join(sorted(defs)) or "none"
+                errors.append(
+                    {
+                        "loc": ["custom_properties", name],
+                        "msg": f"no custom property {name!r} is defined for {line.kind.name} "
+                        f"(defined: {known}); define it under /api/v1/custom-properties",
+                    }
+                )
+            elif (problem := d.check_value(value)) is not None:
+                errors.append({"loc": ["custom_properties", name], "msg": problem})
+        for name, d in defs.items():
+            if d.required and name not in values:
+                errors.append({"loc": ["custom_properties", name], "msg": "required"})
+        if errors:
+            raise InvalidInput(f"custom_properties: {errors[0]['msg']}", errors=errors)
+
+    def _lookup(self, pairs: Iterable[tuple[str, str]]) -> None:
+        missing = [p for p in pairs if p not in self.known]
+        if missing:
+            self.known.update(q.ids_by_fqn(self.conn, missing))
+
+    def _resolve(
+        self, line: _Line, refs: list[RefUse]
+    ) -> tuple[str | None, list[tuple[RefUse, str]]]:
+        self._lookup(
+            [*([line.parent] if line.parent else []), *((r.kind or "", r.fqn) for r in refs)]
+        )
+        parent_id: str | None = None
+        if line.parent:
+            hit = self.known.get(line.parent)
+            field_name = next(
+                pf.field for pf in reversed(line.kind.parents) if line.doc.get(pf.field)
+            )
+            if hit is None:
+                raise InvalidInput(
+                    f"{field_name}: no {line.parent[0]} named {line.parent[1]!r}; create it first",
+                    errors=[{"loc": [field_name], "msg": f"{line.parent[0]} not found"}],
+                )
+            if hit[1]:
+                raise InvalidInput(
+                    f"{field_name}: {line.parent[0]} {line.parent[1]!r} is deleted; restore it",
+                    errors=[{"loc": [field_name], "msg": f"{line.parent[0]} is deleted"}],
+                )
+            parent_id = hit[0]
+        resolved: list[tuple[RefUse, str]] = []
+        errors: list[dict[str, Any]] = []
+        for r in refs:
+            hit = self.known.get((r.kind or "", r.fqn))
+            if hit is None:
+                errors.append({"loc": list(r.loc), "msg": f"no {r.kind} named {r.fqn!r}"})
+            else:
+                resolved.append((r, hit[0]))
+        if errors:
+            where = ".".join(map(str, errors[0]["loc"]))
+            raise InvalidInput(f"{where}: {errors[0]['msg']}", errors=errors)
+        return parent_id, resolved
+
+    def _teams(self) -> list[str]:
+        if self.teams is None:
+            user = self.ctx.principal.user_fqn
+            self.teams = q.team_fqns_of_user(self.conn, user) if user else []
+        return self.teams
+
+    # -- planning -------------------------------------------------------------------------
+    def plan(self, line: _Line, *, mode: str = "upsert", if_match: int | None = None) -> Outcome:
+        key = (line.kind.name, line.fqn)
+        existing = self.current.get(key)
+        if mode == "create" and existing is not None:
+            hint = " (it is soft-deleted: restore it instead)" if existing.deleted else ""
+            raise AlreadyExists(f"{line.kind.name} {line.fqn!r} already exists{hint}")
+        if if_match is not None and (existing is None or existing.version != if_match):
+            have = existing.version if existing else "none"
+            raise VersionMismatch(
+                f"If-Match names version {if_match} but the current version is {have}; "
+                "read the asset again and retry"
+            )
+        self._check_custom(line)
+        doc, ref_uses = line.doc, line.refs
+        if existing is not None and self.ctx.keep_person_edits:
+            doc = changes.keep_person_edits(existing.doc, doc, existing.provenance)
+            if doc != line.doc:
+                ref_uses = list(line.kind.model.model_validate(doc).references())
+        parent_id, refs = self._resolve(line, ref_uses)
+        check_write(
+            self.ctx.principal,
+            line.kind.name,
+            line.fqn,
+            existing.doc if existing and not existing.deleted else None,
+            doc,
+            self._teams() if self.ctx.principal.role == "editor" else (),
+        )
+        origin = str(self.ctx.origin)
+        if existing is None:
+            change = changes.diff({}, doc)
+            asset = Asset(
+                id=str(uuid.uuid4()),
+                kind=line.kind.name,
+                fqn=line.fqn,
+                name=line.spec.name,
+                parent_id=parent_id,
+                version=1,
+                doc=doc,
+                provenance=changes.record_provenance({}, change, origin, self.ctx.actor, self.now),
+                deleted=False,
+                created_at=self.now,
+                updated_at=self.now,
+                updated_by=self.ctx.actor,
+                change=change,
+            )
+            self.inserts.append(asset)
+            self.edge_rows[asset.id] = self._edges(asset.id, parent_id, refs, contains=True)
+            self._record("entity_created", asset, None, change)
+            status: Literal["created", "updated", "unchanged"] = "created"
+        else:
+            change = changes.diff(existing.doc, doc)
+            if existing.deleted:
+                change["fields_updated"].append({"name": "deleted", "old": True, "new": False})
+            if changes.is_empty_change(change):
+                return Outcome(line.index, "unchanged", existing)
+            change["previous_version"] = existing.version
+            asset = Asset(
+                id=existing.id,
+                kind=existing.kind,
+                fqn=existing.fqn,
+                name=existing.name,
+                parent_id=existing.parent_id,
+                version=existing.version + 1,
+                doc=doc,
+                provenance=changes.record_provenance(
+                    existing.provenance, change, origin, self.ctx.actor, self.now
+                ),
+                deleted=False,
+                created_at=existing.created_at,
+                updated_at=self.now,
+                updated_by=self.ctx.actor,
+                change=change,
+            )
+            self.updates.append((asset, existing.version))
+            if existing.deleted or _ref_key(ref_uses) != _ref_key(
+                _references(line.kind, existing.doc)
+            ):
+                self.edge_rows[asset.id] = self._edges(asset.id, parent_id, refs, contains=False)
+            event: EventType = "entity_restored" if existing.deleted else "entity_updated"
+            self._record(event, asset, existing.doc, change)
+            status = "updated"
+        self.current[key] = asset
+        self.known[key] = (asset.id, False)
+        return Outcome(line.index, status, asset)
+
+    def _edges(
+        self,
+        asset_id: str,
+        parent_id: str | None,
+        refs: Iterable[tuple[RefUse, str]],
+        contains: bool,
+    ) -> list[dict[str, Any]]:
+        rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        if contains and parent_id:
+            k = (parent_id, "contains", asset_id, "")
+            rows[k] = {"from_id": k[0], "relation": k[1], "to_id": k[2], "via": k[3]}
+        for r, target in refs:
+            k = (asset_id, r.relation, target, r.via)
+            rows[k] = {"from_id": k[0], "relation": k[1], "to_id": k[2], "via": k[3]}
+        for row in rows.values():
+            row["props"] = None
+            row["created_at"] = self.now
+        return list(rows.values())
+
+    def _record(
+        self,
+        event: EventType,
+        asset: Asset,
+        previous: dict[str, Any] | None,
+        change: dict[str, Any] | None,
+    ) -> None:
+        self.applied.append(Applied(event, asset, previous, change))
+
+    # -- deletes and restores go through the same apply ----------------------------------
+    def set_deleted(self, asset: Asset, deleted: bool) -> Asset:
+        change = {
+            "fields_added": [],
+            "fields_updated": [{"name": "deleted", "old": asset.deleted, "new": deleted}],
+            "fields_deleted": [],
+            "breaking": [],
+            "previous_version": asset.version,
+        }
+        new = Asset(
+            id=asset.id,
+            kind=asset.kind,
+            fqn=asset.fqn,
+            name=asset.name,
+            parent_id=asset.parent_id,
+            version=asset.version + 1,
+            doc=asset.doc,
+            provenance=asset.provenance,
+            deleted=deleted,
+            created_at=asset.created_at,
+            updated_at=self.now,
+            updated_by=self.ctx.actor,
+            change=change,
+        )
+        self.updates.append((new, asset.version))
+        self._record(
+            "entity_soft_deleted" if deleted else "entity_restored", new, asset.doc, change
+        )
+        self.current[(asset.kind, asset.fqn)] = new
+        return new
+
+    def authorize(self, asset: Asset, new_doc: dict[str, Any] | None) -> None:
+        check_write(
+            self.ctx.principal,
+            asset.kind,
+            asset.fqn,
+            asset.doc,
+            new_doc,
+            self._teams() if self.ctx.principal.role == "editor" else (),
+        )
+
+    # -- apply ------------------------------------------------------------------------------
+    def apply(self, derived: Sequence[DerivedWriter] = (), erased: Sequence[Asset] = ()) -> None:
+        conn = self.conn
+        q.insert_assets(conn, [_asset_row(a) for a in self.inserts])
+        for asset, expected in self.updates:
+            row = _asset_row(asset)
+            del row["id"]
+            if not q.update_asset(conn, asset.id, expected, **row):
+                raise VersionMismatch(
+                    f"{asset.kind} {asset.fqn!r} changed while this write was prepared; retry"
+                )
+        version_rows = [_version_row(a.asset, self.ctx, self.now) for a in self.applied]
+        q.insert_versions(conn, version_rows)
+        if self.edge_rows:
+            inserted = {a.id for a in self.inserts}
+            fresh = [r for aid, rows in self.edge_rows.items() if aid in inserted for r in rows]
+            q.insert_edges(conn, fresh)
+            replaced = [aid for aid in self.edge_rows if aid not in inserted]
+            q.replace_edges(conn, replaced, [r for aid in replaced for r in self.edge_rows[aid]])
+        for e in erased:
+            self.applied.append(Applied("entity_hard_deleted", e, e.doc, None))
+        for writer in derived:
+            writer.apply(conn, self.applied)
+        ev.append(conn, [_event_row(a, self.ctx, self.now) for a in self.applied])
+
+
+def _references(kind: KindSpec, doc: dict[str, Any]) -> list[RefUse]:
+    try:
+        return list(kind.model.model_validate(doc).references())
+    except ValidationError:
+        return []
+
+
+def _ref_key(refs: Iterable[RefUse]) -> list[tuple[str, str, str, str]]:
+    return sorted((r.kind or "", r.fqn, r.relation, r.via) for r in refs)
+
+
+def _asset_row(a: Asset) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "fqn": a.fqn,
+        "name": a.name,
+        "parent_id": a.parent_id,
+        "version": a.version,
+        "doc": a.doc,
+        "provenance": a.provenance,
+        "deleted": a.deleted,
+        "created_at": a.created_at,
+        "updated_at": a.updated_at,
+        "updated_by": a.updated_by,
+    }
+
+
+def _version_row(a: Asset, ctx: WriteContext, now: int) -> dict[str, Any]:
+    return {
+        "asset_id": a.id,
+        "version": a.version,
+        "kind": a.kind,
+        "fqn": a.fqn,
+        "doc": a.doc,
+        "change": a.change,
+        "deleted": a.deleted,
+        "actor": ctx.actor,
+        "origin": str(ctx.origin),
+        "ts": now,
+    }
+
+
+def _event_row(a: Applied, ctx: WriteContext, now: int) -> dict[str, Any]:
+    return {
+        "ts": now,
+        "event_type": a.event_type,
+        "asset_kind": a.asset.kind,
+        "asset_id": a.asset.id,
+        "fqn": a.asset.fqn,
+        "version": a.asset.version,
+        "actor": ctx.actor,
+        "origin": str(ctx.origin),
+        "change": a.change,
+    }
+
+
+def kind_of(name: str) -> KindSpec:
+    k = find_kind(name)
+    if k is None:
+        raise InvalidInput(f"unknown asset kind {name!r}")
+    return get_kind(k.name)
+
+
+__all__ = [
+    "Applied",
+    "DerivedWriter",
+    "Forbidden",
+    "Outcome",
+    "Planner",
+    "WriteContext",
+    "kind_of",
+    "prepare",
+    "to_doc",
+    "validate_body",
+]

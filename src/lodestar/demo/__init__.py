@@ -1,0 +1,1 @@
+"""Demo content: a realistic sample catalog to load into Lodestar."""

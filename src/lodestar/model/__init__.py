@@ -1,0 +1,1 @@
+"""Pure domain types: asset kinds, FQNs, references, change descriptions."""

@@ -1,0 +1,92 @@
+"""Fully qualified names: dot-separated parts, a part holding `.` or `"` is double-quoted.
+
+`""` inside a quoted part escapes one quote, so every list of parts has exactly one spelling.
+"""
+
+from __future__ import annotations
+
+MAX_PART_LENGTH = 256
+MAX_FQN_LENGTH = 2048
+
+
+class FQNError(ValueError):
+    """A name or FQN that cannot be parsed or is not allowed."""
+
+
+def check_part(part: str) -> str:
+    if not part:
+        raise FQNError("a name must not be empty")
+    if len(part) > MAX_PART_LENGTH:
+        raise FQNError(f"a name must be at most {MAX_PART_LENGTH} characters")
+    if part != part.strip():
+        raise FQNError("a name must not start or end with white space")
+    for ch in part:
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            raise FQNError("a name must not contain control characters")
+    return part
+
+
+def quote(part: str) -> str:
+    check_part(part)
+    if "." in part or '"' in part:
+        return '"' + part.replace('"', '""') + '"'
+    return part
+
+
+def join(parts: list[str] | tuple[str, ...]) -> str:
+    fqn = ".".join(quote(p) for p in parts)
+    if len(fqn) > MAX_FQN_LENGTH:
+        raise FQNError(f"a fully qualified name must be at most {MAX_FQN_LENGTH} characters")
+    return fqn
+
+
+def split(fqn: str) -> list[str]:
+    """Split an FQN into its unquoted parts; raise FQNError with the position of a fault."""
+    if not fqn:
+        raise FQNError("the fully qualified name is empty")
+    if len(fqn) > MAX_FQN_LENGTH:
+        raise FQNError(f"a fully qualified name must be at most {MAX_FQN_LENGTH} characters")
+    parts: list[str] = []
+    i, n = 0, len(fqn)
+    while True:
+        if i < n and fqn[i] == '"':
+            buf: list[str] = []
+            i += 1
+            while True:
+                if i >= n:
+                    raise FQNError(f"unterminated quote in {fqn!r}")
+                if fqn[i] == '"':
+                    if i + 1 < n and fqn[i + 1] == '"':
+                        buf.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                buf.append(fqn[i])
+                i += 1
+            part = "".join(buf)
+            if i < n and fqn[i] != ".":
+                raise FQNError(f"expected '.' after a quoted part at position {i} of {fqn!r}")
+        else:
+            j = fqn.find(".", i)
+            j = n if j < 0 else j
+            part = fqn[i:j]
+            if '"' in part:
+                raise FQNError(f'a part with a double quote must be quoted, as "a""b", in {fqn!r}')
+            i = j
+        parts.append(check_part(part))
+        if i >= n:
+            return parts
+        i += 1  # skip the dot
+        if i >= n:
+            raise FQNError(f"{fqn!r} ends with '.'")
+
+
+def normalize(fqn: str) -> str:
+    """The canonical spelling of an FQN (quotes only where needed)."""
+    return join(split(fqn))
+
+
+def parent_of(fqn: str) -> str | None:
+    parts = split(fqn)
+    return join(parts[:-1]) if len(parts) > 1 else None

@@ -1,0 +1,1 @@
+"""One module per asset kind; each registers its KindSpec on import."""

@@ -1,0 +1,127 @@
+"""A table, view, materialized view or external table, with its columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from lodestar.model import fqn as fqn_mod
+from lodestar.model.common import AssetSpec, FQNText, Markdown, RefUse, Strict
+from lodestar.model.registry import KindSpec, ParentField, register
+
+SAMPLE_MAX_ROWS = 1000
+SAMPLE_MAX_BYTES = 256 * 1024
+MAX_COLUMNS = 4096
+
+TableType = Literal["table", "view", "materialized_view", "external"]
+ColumnConstraint = Literal["primary_key", "unique", "not_null"]
+
+
+class Column(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=fqn_mod.MAX_PART_LENGTH)]
+    data_type: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
+        description="The type as the source spells it: `varchar(255)`, `numeric(12,2)`, ..."
+    )
+    ordinal: int | None = Field(None, ge=1, description="1-based position; defaults to order.")
+    nullable: bool = True
+    description: Markdown | None = None
+    default: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    constraint: ColumnConstraint | None = None
+    tags: list[FQNText] = Field(default_factory=list, max_length=64)
+    glossary_terms: list[FQNText] = Field(default_factory=list, max_length=64)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        try:
+            return fqn_mod.check_part(v)
+        except fqn_mod.FQNError as e:
+            raise ValueError(str(e)) from None
+
+    @field_validator("tags", "glossary_terms")
+    @classmethod
+    def _fqns(cls, v: list[str]) -> list[str]:
+        try:
+            return list(dict.fromkeys(fqn_mod.normalize(x) for x in v))
+        except fqn_mod.FQNError as e:
+            raise ValueError(str(e)) from None
+
+
+class TableConstraint(Strict):
+    type: Literal["primary_key", "unique", "foreign_key"]
+    columns: list[str] = Field(min_length=1, max_length=256)
+    referred_table: FQNText | None = Field(None, description="For foreign keys: the table FQN.")
+    referred_columns: list[str] = Field(default_factory=list, max_length=256)
+
+
+class SampleData(Strict):
+    columns: list[str] = Field(max_length=MAX_COLUMNS)
+    rows: list[list[Any]] = Field(max_length=SAMPLE_MAX_ROWS)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SampleData:
+        width = len(self.columns)
+        for i, row in enumerate(self.rows):
+            if len(row) != width:
+                raise ValueError(f"row {i} has {len(row)} values for {width} columns")
+        size = len(orjson.dumps(self.rows))
+        if size > SAMPLE_MAX_BYTES:
+            raise ValueError(
+                f"sample data is {size} bytes; keep it under {SAMPLE_MAX_BYTES} "
+                "(fewer rows, or truncate long values)"
+            )
+        return self
+
+
+class Table(AssetSpec):
+    schema_: FQNText = Field(
+        alias="schema", description="FQN of the schema holding it: `service.database.schema`."
+    )
+    table_type: TableType = "table"
+    columns: list[Column] = Field(default_factory=list, max_length=MAX_COLUMNS)
+    constraints: list[TableConstraint] = Field(default_factory=list, max_length=256)
+    view_sql: Annotated[str, StringConstraints(max_length=1_048_576)] | None = Field(
+        None, description="The SQL defining a view or materialized view."
+    )
+    sample_data: SampleData | None = None
+
+    model_config = {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _columns(self) -> Table:
+        seen: set[str] = set()
+        for i, col in enumerate(self.columns):
+            if col.name in seen:
+                raise ValueError(f"column {col.name!r} appears twice")
+            seen.add(col.name)
+            if col.ordinal is None:
+                col.ordinal = i + 1
+        for c in self.constraints:
+            missing = [name for name in c.columns if name not in seen]
+            if missing:
+                raise ValueError(f"{c.type} constraint names unknown columns {missing}")
+        return self
+
+    def references(self) -> Iterator[RefUse]:
+        yield from super().references()
+        for i, col in enumerate(self.columns):
+            for j, t in enumerate(col.tags):
+                yield RefUse(("columns", i, "tags", j), "tag", t, "tagged_with", via=col.name)
+            for j, g in enumerate(col.glossary_terms):
+                yield RefUse(
+                    ("columns", i, "glossary_terms", j), "glossary_term", g, "has_term", col.name
+                )
+
+
+register(
+    KindSpec(
+        name="table",
+        plural="tables",
+        model=Table,
+        description="A table, view, materialized view or external table.",
+        parents=(ParentField("schema", "schema"),),
+    )
+)

@@ -1,0 +1,93 @@
+"""Stored records as the domain sees them: assets, versions, events, changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+OriginType = Literal["person", "ingestion", "integration", "system"]
+
+
+def now_us() -> int:
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
+
+
+def us_to_iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_to_us(text: str) -> int:
+    """Parse an ISO 8601 time (naive means UTC) or epoch milliseconds into epoch microseconds."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text) * 1000
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who or what made a change: a person, an ingestion pipeline, an integration."""
+
+    type: OriginType
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.name}" if self.name else self.type
+
+    @classmethod
+    def parse(cls, text: str) -> Origin:
+        kind, _, name = text.partition(":")
+        if kind not in ("person", "ingestion", "integration", "system"):
+            raise ValueError(
+                f"unknown origin {kind!r}: use person, ingestion:<pipeline> or integration:<name>"
+            )
+        return cls(kind, name or None)  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class Asset:
+    id: str
+    kind: str
+    fqn: str
+    name: str
+    parent_id: str | None
+    version: int
+    doc: dict[str, Any]
+    provenance: dict[str, Any]
+    deleted: bool
+    created_at: int
+    updated_at: int
+    updated_by: str
+    change: dict[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    asset_id: str
+    version: int
+    kind: str
+    fqn: str
+    doc: dict[str, Any]
+    change: dict[str, Any] | None
+    deleted: bool
+    actor: str
+    origin: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    ts: int
+    event_type: str
+    asset_kind: str
+    asset_id: str
+    fqn: str
+    version: int
+    actor: str
+    origin: str
+    change: dict[str, Any] | None

@@ -1,0 +1,82 @@
+"""Settings: environment variables `LODESTAR_*`, or a TOML/YAML config file named by
+`LODESTAR_CONFIG`; the environment wins over the file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LODESTAR_", extra="forbid")
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".lodestar",
+        description="Where the embedded catalog file and the first admin token live.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db. "
+        "Default: a SQLite file in data_dir.",
+    )
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8585, ge=1, le=65535, description="Port the server listens on.")
+    anonymous_read: bool = Field(False, description="Let requests without a token read.")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body.")
+    max_bulk_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Largest bulk body.")
+    pool_size: int = Field(8, ge=1, le=256, description="Database connections per process.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not (v.startswith("sqlite") or v.startswith("postgresql")):
+            raise ValueError(
+                "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/dbname"
+            )
+        if v.startswith("postgresql://") or v.startswith("postgres://"):
+            v = "postgresql+psycopg://" + v.split("://", 1)[1]
+        return v
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'catalog.db'}"
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SettingsError(f"config file {path} does not exist (set by LODESTAR_CONFIG)")
+    text = path.read_text()
+    data: Any = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {path} must hold a mapping of settings")
+    return {str(k): v for k, v in data.items()}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the config file, then the environment, then explicit overrides."""
+    file_values: dict[str, Any] = {}
+    config = os.environ.get("LODESTAR_CONFIG")
+    if config:
+        file_values = _read_config_file(Path(config))
+    env_names = {n for n in Settings.model_fields if f"LODESTAR_{n.upper()}" in os.environ}
+    values = {k: v for k, v in file_values.items() if k not in env_names}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        msgs = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise SettingsError(f"invalid settings: {msgs}") from None

@@ -1,0 +1,300 @@
+"""Queries over assets, their versions and edges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from lodestar.model.records import Asset, VersionRecord
+from lodestar.store.tables import assets, edges, observations, versions
+
+_COLS = (
+    assets.c.id,
+    assets.c.kind,
+    assets.c.fqn,
+    assets.c.name,
+    assets.c.parent_id,
+    assets.c.version,
+    assets.c.doc,
+    assets.c.provenance,
+    assets.c.deleted,
+    assets.c.created_at,
+    assets.c.updated_at,
+    assets.c.updated_by,
+)
+
+
+def _asset(row: Row[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]) -> Asset:
+    return Asset(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        bool(row[8]),
+        row[9],
+        row[10],
+        row[11],
+    )
+
+
+def get(conn: Connection, asset_id: str, *, for_update: bool = False) -> Asset | None:
+    q = sa.select(*_COLS).where(assets.c.id == asset_id)
+    if for_update:
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    return _asset(row) if row else None
+
+
+def get_by_fqn(conn: Connection, kind: str, fqn: str, *, for_update: bool = False) -> Asset | None:
+    q = sa.select(*_COLS).where(assets.c.kind == kind, assets.c.fqn == fqn)
+    if for_update:
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    return _asset(row) if row else None
+
+
+def get_many_by_fqn(conn: Connection, kind: str, fqns: Sequence[str]) -> dict[str, Asset]:
+    out: dict[str, Asset] = {}
+    for i in range(0, len(fqns), 500):
+        chunk = fqns[i : i + 500]
+        q = sa.select(*_COLS).where(assets.c.kind == kind, assets.c.fqn.in_(chunk))
+        for row in conn.execute(q):
+            a = _asset(row)
+            out[a.fqn] = a
+    return out
+
+
+def ids_by_fqn(
+    conn: Connection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(kind, fqn) -> (id, deleted) for the pairs that exist."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, fqn in pairs:
+        by_kind.setdefault(kind, []).append(fqn)
+    out: dict[tuple[str, str], tuple[str, bool]] = {}
+    for kind, fqns in by_kind.items():
+        uniq = list(dict.fromkeys(fqns))
+        for i in range(0, len(uniq), 500):
+            q = sa.select(assets.c.fqn, assets.c.id, assets.c.deleted).where(
+                assets.c.kind == kind, assets.c.fqn.in_(uniq[i : i + 500])
+            )
+            for fqn, aid, deleted in conn.execute(q):
+                out[(kind, fqn)] = (aid, bool(deleted))
+    return out
+
+
+def children(conn: Connection, parent_ids: Sequence[str]) -> list[Asset]:
+    out: list[Asset] = []
+    for i in range(0, len(parent_ids), 500):
+        q = sa.select(*_COLS).where(assets.c.parent_id.in_(parent_ids[i : i + 500]))
+        out.extend(_asset(r) for r in conn.execute(q))
+    return out
+
+
+def descendants(conn: Connection, root_id: str) -> list[Asset]:
+    """Every asset below root, parents before children."""
+    out: list[Asset] = []
+    level = [root_id]
+    while level:
+        kids = children(conn, level)
+        out.extend(kids)
+        level = [k.id for k in kids]
+    return out
+
+
+def list_page(
+    conn: Connection,
+    kind: str,
+    *,
+    limit: int,
+    after: str | None,
+    include: str,
+    parent_id: str | None = None,
+    related_to: tuple[str, str] | None = None,
+) -> tuple[list[Asset], int]:
+    """A page ordered by FQN after the cursor, and the total matching the filters."""
+    conds: list[sa.ColumnElement[bool]] = [assets.c.kind == kind]
+    if include == "non-deleted":
+        conds.append(assets.c.deleted.is_(False))
+    elif include == "deleted":
+        conds.append(assets.c.deleted.is_(True))
+    if parent_id is not None:
+        conds.append(assets.c.parent_id == parent_id)
+    if related_to is not None:
+        relation, target = related_to
+        conds.append(
+            assets.c.id.in_(
+                sa.select(edges.c.from_id).where(
+                    edges.c.relation == relation, edges.c.to_id == target
+                )
+            )
+        )
+    total = conn.execute(sa.select(sa.func.count()).select_from(assets).where(*conds)).scalar_one()
+    q = sa.select(*_COLS).where(*conds)
+    if after is not None:
+        q = q.where(assets.c.fqn > after)
+    rows = conn.execute(q.order_by(assets.c.fqn).limit(limit)).all()
+    return [_asset(r) for r in rows], int(total)
+
+
+def list_as_of(
+    conn: Connection, kind: str, ts: int, *, limit: int, after: str | None, include: str
+) -> tuple[list[VersionRecord], int]:
+    """The version of each asset of a kind that was current at `ts`."""
+    latest = (
+        sa.select(versions.c.asset_id, sa.func.max(versions.c.version).label("v"))
+        .where(versions.c.kind == kind, versions.c.ts <= ts)
+        .group_by(versions.c.asset_id)
+        .subquery()
+    )
+    conds: list[sa.ColumnElement[bool]] = []
+    if include == "non-deleted":
+        conds.append(versions.c.deleted.is_(False))
+    elif include == "deleted":
+        conds.append(versions.c.deleted.is_(True))
+    base = (
+        sa.select(*versions.c)
+        .join(
+            latest,
+            sa.and_(versions.c.asset_id == latest.c.asset_id, versions.c.version == latest.c.v),
+        )
+        .where(*conds)
+    )
+    total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
+    if after is not None:
+        base = base.where(versions.c.fqn > after)
+    rows = conn.execute(base.order_by(versions.c.fqn).limit(limit)).all()
+    return [VersionRecord(*r) for r in rows], int(total)
+
+
+def insert_assets(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(assets.insert(), rows)
+
+
+def update_asset(conn: Connection, asset_id: str, expected_version: int, **values: Any) -> bool:
+    """Compare-and-set on the version: False when another writer got there first."""
+    res = conn.execute(
+        assets.update()
+        .where(assets.c.id == asset_id, assets.c.version == expected_version)
+        .values(**values)
+    )
+    return res.rowcount == 1
+
+
+def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(versions.insert(), rows)
+
+
+def list_versions(conn: Connection, asset_id: str) -> list[VersionRecord]:
+    q = sa.select(*versions.c).where(versions.c.asset_id == asset_id)
+    return [VersionRecord(*r) for r in conn.execute(q.order_by(versions.c.version.desc()))]
+
+
+def get_version(conn: Connection, asset_id: str, version: int) -> VersionRecord | None:
+    q = sa.select(*versions.c).where(versions.c.asset_id == asset_id, versions.c.version == version)
+    row = conn.execute(q).first()
+    return VersionRecord(*row) if row else None
+
+
+def version_as_of(conn: Connection, asset_id: str, ts: int) -> VersionRecord | None:
+    q = (
+        sa.select(*versions.c)
+        .where(versions.c.asset_id == asset_id, versions.c.ts <= ts)
+        .order_by(versions.c.version.desc())
+        .limit(1)
+    )
+    row = conn.execute(q).first()
+    return VersionRecord(*row) if row else None
+
+
+def id_as_of(conn: Connection, kind: str, fqn: str, ts: int) -> str | None:
+    """The id an FQN named at `ts` (it may since have been hard-deleted and reused)."""
+    q = (
+        sa.select(versions.c.asset_id)
+        .where(versions.c.kind == kind, versions.c.fqn == fqn, versions.c.ts <= ts)
+        .order_by(versions.c.ts.desc())
+        .limit(1)
+    )
+    return conn.execute(q).scalar()
+
+
+def replace_edges(
+    conn: Connection, from_ids: Sequence[str], rows: list[dict[str, Any]], keep: str = "contains"
+) -> None:
+    """Drop the outgoing reference edges of these assets and insert the new ones."""
+    for i in range(0, len(from_ids), 500):
+        conn.execute(
+            edges.delete().where(
+                edges.c.from_id.in_(from_ids[i : i + 500]), edges.c.relation != keep
+            )
+        )
+    insert_edges(conn, rows)
+
+
+def insert_edges(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(edges.insert(), rows)
+
+
+def edges_of(conn: Connection, asset_id: str) -> list[dict[str, Any]]:
+    """Edges touching an asset, both directions, with the other end's kind and FQN."""
+    out: list[dict[str, Any]] = []
+    for direction, mine, other in (
+        ("out", edges.c.from_id, edges.c.to_id),
+        ("in", edges.c.to_id, edges.c.from_id),
+    ):
+        q = (
+            sa.select(edges.c.relation, edges.c.via, assets.c.kind, assets.c.fqn, assets.c.id)
+            .join(assets, assets.c.id == other)
+            .where(mine == asset_id)
+            .order_by(edges.c.relation, assets.c.fqn)
+        )
+        for relation, via, kind, fqn, aid in conn.execute(q):
+            out.append(
+                {
+                    "direction": direction,
+                    "relation": relation,
+                    "via": via or None,
+                    "kind": kind,
+                    "fqn": fqn,
+                    "id": aid,
+                }
+            )
+    return out
+
+
+def erase(conn: Connection, asset_ids: Sequence[str]) -> None:
+    """Hard delete: the assets, their history, edges and observations."""
+    for i in range(0, len(asset_ids), 500):
+        chunk = asset_ids[i : i + 500]
+        conn.execute(edges.delete().where(edges.c.from_id.in_(chunk)))
+        conn.execute(edges.delete().where(edges.c.to_id.in_(chunk)))
+        conn.execute(versions.delete().where(versions.c.asset_id.in_(chunk)))
+        conn.execute(observations.delete().where(observations.c.asset_id.in_(chunk)))
+        conn.execute(assets.delete().where(assets.c.id.in_(chunk)))
+
+
+def by_fqn_prefix(conn: Connection, kind: str, prefix: str) -> list[Asset]:
+    q = sa.select(*_COLS).where(
+        assets.c.kind == kind, assets.c.fqn.startswith(prefix, autoescape=True)
+    )
+    return [_asset(r) for r in conn.execute(q)]
+
+
+def team_fqns_of_user(conn: Connection, user_fqn: str) -> list[str]:
+    user = sa.select(assets.c.id).where(assets.c.kind == "user", assets.c.fqn == user_fqn)
+    q = (
+        sa.select(assets.c.fqn)
+        .join(edges, edges.c.from_id == assets.c.id)
+        .where(edges.c.relation == "has_member", edges.c.to_id == user.scalar_subquery())
+    )
+    return list(conn.execute(q).scalars())

@@ -1,0 +1,50 @@
+"""The change feed: events numbered in commit order.
+
+A plain sequence or autoincrement numbers rows when they are inserted, not when they commit, so
+a reader following `seq > cursor` on PostgreSQL can pass over a row whose transaction commits
+late. Here the number comes from one counter row updated as the last statement of each write
+transaction: its row lock is held until commit, so a later number is only handed out once every
+earlier one is committed and visible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from lodestar.model.records import Event
+from lodestar.store.tables import event_clock, events
+
+
+def append(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Number and insert events; call last in the write transaction."""
+    if not rows:
+        return []
+    n = len(rows)
+    top = conn.execute(
+        event_clock.update()
+        .where(event_clock.c.id == 1)
+        .values(seq=event_clock.c.seq + n)
+        .returning(event_clock.c.seq)
+    ).scalar_one()
+    first = int(top) - n + 1
+    for i, row in enumerate(rows):
+        row["seq"] = first + i
+    conn.execute(events.insert(), rows)
+    return [first + i for i in range(n)]
+
+
+def read(
+    conn: Connection, *, after: int, limit: int, kinds: list[str] | None = None
+) -> list[Event]:
+    q = sa.select(*events.c).where(events.c.seq > after)
+    if kinds:
+        q = q.where(events.c.asset_kind.in_(kinds))
+    rows = conn.execute(q.order_by(events.c.seq).limit(limit)).all()
+    return [Event(*r) for r in rows]
+
+
+def last_seq(conn: Connection) -> int:
+    return int(conn.execute(sa.select(event_clock.c.seq)).scalar_one())

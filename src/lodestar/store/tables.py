@@ -1,0 +1,110 @@
+"""The storage schema. Migrations in `migrations/versions` must produce exactly this."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+# JSON documents: JSONB on PostgreSQL, JSON text on SQLite (both serialised with orjson).
+Doc = sa.JSON().with_variant(JSONB(), "postgresql")
+
+assets = sa.Table(
+    "assets",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("fqn", sa.String(2048), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("parent_id", sa.String(36), nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("doc", Doc, nullable=False),
+    sa.Column("provenance", Doc, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+    sa.UniqueConstraint("kind", "fqn", name="uq_assets_kind_fqn"),
+)
+sa.Index("ix_assets_parent", assets.c.parent_id)
+sa.Index("ix_assets_updated", assets.c.updated_at)
+
+versions = sa.Table(
+    "asset_versions",
+    metadata,
+    sa.Column("asset_id", sa.String(36), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("fqn", sa.String(2048), nullable=False),
+    sa.Column("doc", Doc, nullable=False),
+    sa.Column("change", Doc, nullable=True),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("origin", sa.String(300), nullable=False),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+)
+sa.Index("ix_versions_kind_ts", versions.c.kind, versions.c.ts)
+
+edges = sa.Table(
+    "edges",
+    metadata,
+    sa.Column("from_id", sa.String(36), primary_key=True),
+    sa.Column("relation", sa.String(64), primary_key=True),
+    sa.Column("to_id", sa.String(36), primary_key=True),
+    sa.Column("via", sa.String(512), primary_key=True, default=""),
+    sa.Column("props", Doc, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+sa.Index("ix_edges_to", edges.c.to_id, edges.c.relation)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("asset_kind", sa.String(64), nullable=False),
+    sa.Column("asset_id", sa.String(36), nullable=False),
+    sa.Column("fqn", sa.String(2048), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("origin", sa.String(300), nullable=False),
+    sa.Column("change", Doc, nullable=True),
+)
+sa.Index("ix_events_kind_seq", events.c.asset_kind, events.c.seq)
+
+# One row: the last event sequence number handed out. Taking it is the last step of a write
+# transaction, so its row lock orders sequence numbers exactly as transactions commit.
+event_clock = sa.Table(
+    "event_clock",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_fqn", sa.String(256), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=True),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+)
+
+# Append-only time series about assets (pipeline runs, profiles, test results, usage, ...).
+observations = sa.Table(
+    "observations",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("asset_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("value", Doc, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+)
+sa.Index("ix_observations_asset", observations.c.asset_id, observations.c.kind, observations.c.ts)
