@@ -14,7 +14,7 @@ from starlette.responses import Response
 import lodestar
 from lodestar.api import metrics, problems
 from lodestar.api.deps import AppServices, Reader
-from lodestar.api.routers import bulk, events, tokens
+from lodestar.api.routers import bulk, events, observations, tokens
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
 from lodestar.catalog import Catalog
@@ -39,9 +39,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if first is not None:
             log.warning("first start: an admin token was written to %s", first[0])
         state["store"] = st
+        scheduler = None
+        if settings.scheduler:
+            from lodestar.ingest.scheduler import Scheduler
+
+            scheduler = Scheduler(svc.catalog, settings, settings.scheduler_interval)
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             if own:
                 st.dispose()
 
@@ -83,6 +91,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(bulk.router)
     app.include_router(events.router)
     app.include_router(tokens.router)
+    app.include_router(observations.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

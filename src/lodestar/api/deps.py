@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from lodestar.auth.principal import ANONYMOUS, Principal
 from lodestar.auth.tokens import TokenService
-from lodestar.catalog import Catalog, Forbidden, Unauthorized, WriteContext
+from lodestar.catalog import BadRequest, Catalog, Forbidden, Unauthorized, WriteContext
 from lodestar.model.records import Origin
 from lodestar.settings import Settings
 
@@ -64,9 +64,13 @@ def writer(request: Request, svc: Services) -> WriteContext:
         try:
             origin = Origin.parse(declared)
         except ValueError as e:
-            raise Unauthorized(str(e)) from None
+            raise BadRequest(f"X-Lodestar-Origin: {e}") from None
+        if origin.type == "system":
+            raise Forbidden("X-Lodestar-Origin: 'system' is reserved for the server itself")
         if origin.type != "person" and principal.role not in ("bot", "admin"):
             raise Forbidden("only bot and admin tokens may write as an ingestion or integration")
+        if origin.type == "person" and principal.role == "bot":
+            raise Forbidden("a bot token cannot write as a person: declare ingestion:<name>")
     return WriteContext.for_principal(principal, origin)
 
 

@@ -84,6 +84,7 @@ def decode_cursor(cursor: str | None) -> str | None:
         return None
     try:
         pad = "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(cursor + pad).decode()
+        raw = (cursor + pad).replace("-", "+").replace("_", "/")
+        return base64.b64decode(raw, validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the 'after' cursor is not one this server handed out") from None

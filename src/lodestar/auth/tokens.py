@@ -120,9 +120,15 @@ class TokenService:
     def ensure_admin(self, data_dir: Path) -> tuple[Path, str] | None:
         """On first start, issue an admin token and keep it in a file only its owner reads."""
         with self.store.read() as conn:
-            if q.count(conn) > 0:
+            if q.active_admins(conn, now_us()) > 0:
                 return None
-        token = self.issue("admin", "admin")
+            taken = {r["name"] for r in q.all_tokens(conn)}
+        name = "admin"
+        i = 1
+        while name in taken:
+            i += 1
+            name = f"admin-{i}"
+        token = self.issue(name, "admin")
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / "admin.token"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

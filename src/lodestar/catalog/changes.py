@@ -10,7 +10,18 @@ from lodestar.model.fqn import quote
 # List fields whose items are identified by a name: diffed item by item, field by field.
 NAMED_LISTS = {"columns": "name", "tasks": "name", "charts": "name", "features": "name"}
 # Fields a person curates; an ingestion or integration write keeps a person's value.
-CURATED = frozenset({"description", "display_name", "owners", "tags", "glossary_terms", "domain"})
+CURATED = frozenset(
+    {
+        "description",
+        "display_name",
+        "owners",
+        "tags",
+        "glossary_terms",
+        "domain",
+        "links",
+        "custom_properties",
+    }
+)
 CURATED_ITEM = frozenset({"description", "display_name", "tags", "glossary_terms"})
 _EMPTY: tuple[Any, ...] = (None, [], {}, "")
 
@@ -29,8 +40,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         o, n = old.get(key), new.get(key)
         if o == n or (_empty(o) and _empty(n)):
             continue
-        if key in NAMED_LISTS and isinstance(o, list) and isinstance(n, list):
-            _diff_named(key, NAMED_LISTS[key], o, n, added, updated, deleted, breaking)
+        if key in NAMED_LISTS and isinstance(o or [], list) and isinstance(n or [], list):
+            _diff_named(key, NAMED_LISTS[key], o or [], n or [], added, updated, deleted, breaking)
         elif _empty(o):
             added.append({"name": key, "new": n})
         elif _empty(n):

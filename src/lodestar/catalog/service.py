@@ -15,8 +15,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from lodestar.catalog import patching
-from lodestar.catalog.errors import CatalogError, Conflict, InvalidInput, NotFound
+from lodestar.catalog.errors import (
+    CatalogError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    VersionMismatch,
+)
 from lodestar.catalog.writes import (
+    CASCADE_KEY,
     DerivedWriter,
     Outcome,
     Planner,
@@ -111,12 +119,16 @@ class Catalog:
                 if parent or tag or owner:
                     raise InvalidInput("as_of cannot be combined with parent, tag or owner")
                 recs, total = q.list_as_of(
-                    conn, spec.name, as_of, limit=limit, after=after, include=include
+                    conn, spec.name, as_of, limit=limit + 1, after=after, include=include
                 )
                 items = [_from_version(r, None) for r in recs]
             else:
                 parent_id = None
+                if tag is not None and owner is not None:
+                    raise InvalidInput("filter by tag or by owner, not both at once")
                 if parent is not None:
+                    if not spec.parents:
+                        raise InvalidInput(f"a {spec.name} has no parent to filter by")
                     parent_kinds = [pf.kind for pf in spec.parents]
                     parent_id = self._parent_id(conn, parent_kinds, parent)
                 related = None
@@ -130,14 +142,15 @@ class Catalog:
                 items, total = q.list_page(
                     conn,
                     spec.name,
-                    limit=limit,
+                    limit=limit + 1,
                     after=after,
                     include=include,
                     parent_id=parent_id,
                     related_to=related,
                 )
-        nxt = items[-1].fqn if len(items) == limit else None
-        return Page(items, total, nxt)
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items, total, items[-1].fqn if more else None)
 
     def _parent_id(self, conn: Connection, kinds: list[str], fqn: str) -> str:
         norm = _norm(fqn)
@@ -198,6 +211,11 @@ class Catalog:
                     outcome = planner.plan(line, mode=mode, if_match=if_match)
                     planner.apply(self.derived)
                     return outcome
+            except VersionMismatch:
+                # Another writer updated the asset between our read and our write; without an
+                # If-Match from the client, plan again on top of theirs.
+                if if_match is not None or attempt == 2:
+                    raise
             except IntegrityError:
                 # Another writer created the same FQN between our read and our insert
                 # (PostgreSQL); the next attempt sees it and updates instead.
@@ -267,14 +285,19 @@ class Catalog:
             asset = self._find(conn, spec.name, key, for_update=True)
             _check_if_match(asset, if_match)
             planner = Planner(conn, ctx)
+            if hard and ctx.principal.role not in ("admin", "steward"):
+                raise Forbidden("erasing history (hard=true) needs an admin or steward token")
             planner.authorize(asset, None)
             below = q.descendants(conn, asset.id)
             live_below = [a for a in below if not a.deleted]
-            if (live_below if not hard else below) and not recursive:
+            blocking = below if hard else live_below
+            if blocking and not recursive:
                 raise Conflict(
-                    f"{spec.name} {asset.fqn!r} contains {len(below)} assets; "
+                    f"{spec.name} {asset.fqn!r} contains {len(blocking)} assets; "
                     "pass recursive=true to delete them too"
                 )
+            for child in blocking:
+                planner.authorize(child, None)
             if hard:
                 targets = [asset, *below]
                 q.erase(conn, [a.id for a in targets])
@@ -284,14 +307,25 @@ class Catalog:
                 raise Conflict(f"{spec.name} {asset.fqn!r} is already deleted")
             result = planner.set_deleted(asset, True)
             for child in live_below:
-                planner.set_deleted(child, True)
+                planner.set_deleted(child, True, cascade_from=asset.id)
             planner.apply(self.derived)
             return result
 
-    def restore(self, kind: str, key: Key, ctx: WriteContext, *, recursive: bool = True) -> Asset:
+    def restore(
+        self,
+        kind: str,
+        key: Key,
+        ctx: WriteContext,
+        *,
+        recursive: bool = True,
+        if_match: int | None = None,
+    ) -> Asset:
+        """Undelete an asset and, with `recursive`, what its delete cascaded to (not children
+        that had been deleted on their own before)."""
         spec = kind_of(kind)
         with self.store.write() as conn:
             asset = self._find(conn, spec.name, key, for_update=True)
+            _check_if_match(asset, if_match)
             if not asset.deleted:
                 raise Conflict(f"{spec.name} {asset.fqn!r} is not deleted")
             if asset.parent_id:
@@ -303,13 +337,14 @@ class Catalog:
             result = planner.set_deleted(asset, False)
             if recursive:
                 for child in q.descendants(conn, asset.id):
-                    if child.deleted:
+                    if child.deleted and child.provenance.get(CASCADE_KEY) == asset.id:
+                        planner.authorize(child, child.doc)
                         planner.set_deleted(child, False)
             planner.apply(self.derived)
             return result
 
     def bulk_upsert(
-        self, lines: Iterable[BulkLine | CatalogError], ctx: WriteContext
+        self, lines: Iterable[BulkLine | CatalogError], ctx: WriteContext, *, dry_run: bool = False
     ) -> list[Outcome]:
         """Upsert many assets; each line succeeds or fails on its own.
 
@@ -325,31 +360,35 @@ class Catalog:
                 continue
             chunk.append((i, line))
             if len(chunk) >= BULK_CHUNK:
-                outcomes.extend(self._bulk_chunk(chunk, ctx))
+                outcomes.extend(self._bulk_chunk(chunk, ctx, dry_run))
                 chunk = []
         if chunk:
-            outcomes.extend(self._bulk_chunk(chunk, ctx))
+            outcomes.extend(self._bulk_chunk(chunk, ctx, dry_run))
         outcomes.sort(key=lambda o: o.index)
         return outcomes
 
-    def _bulk_chunk(self, chunk: list[tuple[int, BulkLine]], ctx: WriteContext) -> list[Outcome]:
+    def _bulk_chunk(
+        self, chunk: list[tuple[int, BulkLine]], ctx: WriteContext, dry_run: bool = False
+    ) -> list[Outcome]:
         try:
-            return self._bulk_attempt(chunk, ctx)
+            return self._bulk_attempt(chunk, ctx, dry_run)
         except (IntegrityError, OperationalError, CatalogError):
             if len(chunk) == 1:
                 i = chunk[0][0]
                 try:
-                    return self._bulk_attempt(chunk, ctx)
+                    return self._bulk_attempt(chunk, ctx, dry_run)
                 except CatalogError as e:
                     return [Outcome(i, error=e)]
                 except (IntegrityError, OperationalError) as e:
                     return [Outcome(i, error=Conflict(f"could not store the line: {e.orig}"))]
             out: list[Outcome] = []
             for item in chunk:
-                out.extend(self._bulk_chunk([item], ctx))
+                out.extend(self._bulk_chunk([item], ctx, dry_run))
             return out
 
-    def _bulk_attempt(self, chunk: list[tuple[int, BulkLine]], ctx: WriteContext) -> list[Outcome]:
+    def _bulk_attempt(
+        self, chunk: list[tuple[int, BulkLine]], ctx: WriteContext, dry_run: bool = False
+    ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         prepared = []
         for i, line in chunk:
@@ -358,22 +397,29 @@ class Catalog:
                 prepared.append(prepare(spec, line.body, i))
             except CatalogError as e:
                 outcomes.append(Outcome(i, error=e))
-        with self.store.write() as conn:
-            planner = Planner(conn, ctx)
-            planner.preload(prepared)
-            for p in prepared:
-                try:
-                    outcomes.append(planner.plan(p))
-                except CatalogError as e:
-                    outcomes.append(Outcome(p.index, error=e))
-            planner.apply(self.derived)
+        try:
+            with self.store.write() as conn:
+                planner = Planner(conn, ctx)
+                planner.preload(prepared)
+                for p in prepared:
+                    try:
+                        outcomes.append(planner.plan(p))
+                    except CatalogError as e:
+                        outcomes.append(Outcome(p.index, error=e))
+                planner.apply(self.derived)
+                if dry_run:
+                    raise _RollBack
+        except _RollBack:
+            pass
         return outcomes
+
+
+class _RollBack(Exception):
+    """Raised to end a dry run's transaction without committing it."""
 
 
 def _check_if_match(asset: Asset, if_match: int | None) -> None:
     if if_match is not None and asset.version != if_match:
-        from lodestar.catalog.errors import VersionMismatch
-
         raise VersionMismatch(
             f"If-Match names version {if_match} but the current version is {asset.version}"
         )

@@ -15,7 +15,6 @@ from typing import Any, Literal, Protocol
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from lodestar.auth.policy import check_write
 from lodestar.auth.principal import Principal
 from lodestar.catalog import changes
 from lodestar.catalog.errors import (
@@ -25,6 +24,7 @@ from lodestar.catalog.errors import (
     InvalidInput,
     VersionMismatch,
 )
+from lodestar.catalog.policy import check_write
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.common import READ_ONLY_FIELDS, AssetSpec, RefUse
 from lodestar.model.kinds.custom_property import CustomProperty
@@ -101,6 +101,12 @@ def _pydantic_errors(e: ValidationError) -> list[dict[str, Any]]:
 def validate_body(kind: KindSpec, body: Any) -> AssetSpec:
     if not isinstance(body, dict):
         raise InvalidInput(f"a {kind.name} body must be a JSON object")
+    declared = body.get("kind")
+    if declared is not None and declared != kind.name:
+        raise InvalidInput(
+            f"the body says kind {declared!r} but this is the {kind.name} collection",
+            errors=[{"loc": ["kind"], "msg": f"expected {kind.name!r}"}],
+        )
     clean = {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS}
     try:
         return kind.model.model_validate(clean)
@@ -141,7 +147,14 @@ def _locate(
         )
     if parent is None:
         return fqn_mod.join([spec.name]), None
-    return f"{parent[1]}.{fqn_mod.quote(spec.name)}", parent
+    fqn = f"{parent[1]}.{fqn_mod.quote(spec.name)}"
+    if len(fqn) > fqn_mod.MAX_FQN_LENGTH:
+        raise InvalidInput(
+            f"the fully qualified name would be {len(fqn)} characters; the limit is "
+            f"{fqn_mod.MAX_FQN_LENGTH}: use a shorter name",
+            errors=[{"loc": ["name"], "msg": "fully qualified name too long"}],
+        )
+    return fqn, parent
 
 
 def prepare(kind: KindSpec, body: Any, index: int = 0) -> _Line:
@@ -195,16 +208,21 @@ class Planner:
 
     def _custom_props(self, kind: str) -> dict[str, CustomProperty]:
         if kind not in self.props:
-            defs: dict[str, CustomProperty] = {}
-            for a in q.by_fqn_prefix(self.conn, "custom_property", fqn_mod.quote(kind) + "."):
-                if not a.deleted:
-                    defs[a.name] = CustomProperty.model_validate(a.doc)
-            self.props[kind] = defs
+            prefix = fqn_mod.quote(kind) + "."
+            found = {a.fqn: a for a in q.by_fqn_prefix(self.conn, "custom_property", prefix)}
+            for (k, fqn), a in self.current.items():  # defined earlier in this batch
+                if k == "custom_property" and fqn.startswith(prefix):
+                    found[fqn] = a
+            self.props[kind] = {
+                a.name: CustomProperty.model_validate(a.doc)
+                for a in found.values()
+                if not a.deleted
+            }
         return self.props[kind]
 
-    def _check_custom(self, line: _Line) -> None:
+    def _check_custom(self, line: _Line, creating: bool) -> None:
         values = line.spec.custom_properties
-        defs = self._custom_props(line.kind.name) if values or line.kind.name else {}
+        defs = self._custom_props(line.kind.name)
         errors: list[dict[str, Any]] = []
         for name, value in values.items():
             d = defs.get(name)
@@ -220,7 +238,8 @@ class Planner:
             elif (problem := d.check_value(value)) is not None:
                 errors.append({"loc": ["custom_properties", name], "msg": problem})
         for name, d in defs.items():
-            if d.required and name not in values:
+            # Required applies to new assets, so defining one later cannot block existing ones.
+            if creating and d.required and name not in values:
                 errors.append({"loc": ["custom_properties", name], "msg": "required"})
         if errors:
             raise InvalidInput(f"custom_properties: {errors[0]['msg']}", errors=errors)
@@ -285,7 +304,7 @@ class Planner:
                 f"If-Match names version {if_match} but the current version is {have}; "
                 "read the asset again and retry"
             )
-        self._check_custom(line)
+        self._check_custom(line, creating=existing is None)
         doc, ref_uses = line.doc, line.refs
         if existing is not None and self.ctx.keep_person_edits:
             doc = changes.keep_person_edits(existing.doc, doc, existing.provenance)
@@ -296,7 +315,7 @@ class Planner:
             self.ctx.principal,
             line.kind.name,
             line.fqn,
-            existing.doc if existing and not existing.deleted else None,
+            existing.doc if existing else None,
             doc,
             self._teams() if self.ctx.principal.role == "editor" else (),
         )
@@ -350,12 +369,15 @@ class Planner:
             if existing.deleted or _ref_key(ref_uses) != _ref_key(
                 _references(line.kind, existing.doc)
             ):
-                self.edge_rows[asset.id] = self._edges(asset.id, parent_id, refs, contains=False)
+                fresh = any(a.id == asset.id for a in self.inserts)
+                self.edge_rows[asset.id] = self._edges(asset.id, parent_id, refs, contains=fresh)
             event: EventType = "entity_restored" if existing.deleted else "entity_updated"
             self._record(event, asset, existing.doc, change)
             status = "updated"
         self.current[key] = asset
         self.known[key] = (asset.id, False)
+        if line.kind.name == "custom_property":
+            self.props.clear()
         return Outcome(line.index, status, asset)
 
     def _edges(
@@ -387,7 +409,7 @@ class Planner:
         self.applied.append(Applied(event, asset, previous, change))
 
     # -- deletes and restores go through the same apply ----------------------------------
-    def set_deleted(self, asset: Asset, deleted: bool) -> Asset:
+    def set_deleted(self, asset: Asset, deleted: bool, cascade_from: str | None = None) -> Asset:
         change = {
             "fields_added": [],
             "fields_updated": [{"name": "deleted", "old": asset.deleted, "new": deleted}],
@@ -403,7 +425,7 @@ class Planner:
             parent_id=asset.parent_id,
             version=asset.version + 1,
             doc=asset.doc,
-            provenance=asset.provenance,
+            provenance=_cascade_mark(asset.provenance, cascade_from),
             deleted=deleted,
             created_at=asset.created_at,
             updated_at=self.now,
@@ -451,6 +473,18 @@ class Planner:
         for writer in derived:
             writer.apply(conn, self.applied)
         ev.append(conn, [_event_row(a, self.ctx, self.now) for a in self.applied])
+
+
+CASCADE_KEY = "_deleted_with"
+
+
+def _cascade_mark(provenance: dict[str, Any], cascade_from: str | None) -> dict[str, Any]:
+    """Remember which delete cascaded to an asset, so restoring that root brings back only
+    what it took down."""
+    out = {k: v for k, v in provenance.items() if k != CASCADE_KEY}
+    if cascade_from is not None:
+        out[CASCADE_KEY] = cascade_from
+    return out
 
 
 def _references(kind: KindSpec, doc: dict[str, Any]) -> list[RefUse]:

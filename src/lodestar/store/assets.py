@@ -85,8 +85,8 @@ def ids_by_fqn(
             q = sa.select(assets.c.fqn, assets.c.id, assets.c.deleted).where(
                 assets.c.kind == kind, assets.c.fqn.in_(uniq[i : i + 500])
             )
-            for fqn, aid, deleted in conn.execute(q):
-                out[(kind, fqn)] = (aid, bool(deleted))
+            for row in conn.execute(q):
+                out[(kind, str(row[0]))] = (str(row[1]), bool(row[2]))
     return out
 
 
@@ -171,7 +171,7 @@ def list_as_of(
     if after is not None:
         base = base.where(versions.c.fqn > after)
     rows = conn.execute(base.order_by(versions.c.fqn).limit(limit)).all()
-    return [VersionRecord(*r) for r in rows], int(total)
+    return [VersionRecord(**r._mapping) for r in rows], int(total)
 
 
 def insert_assets(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -196,13 +196,15 @@ def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def list_versions(conn: Connection, asset_id: str) -> list[VersionRecord]:
     q = sa.select(*versions.c).where(versions.c.asset_id == asset_id)
-    return [VersionRecord(*r) for r in conn.execute(q.order_by(versions.c.version.desc()))]
+    return [
+        VersionRecord(**r._mapping) for r in conn.execute(q.order_by(versions.c.version.desc()))
+    ]
 
 
 def get_version(conn: Connection, asset_id: str, version: int) -> VersionRecord | None:
     q = sa.select(*versions.c).where(versions.c.asset_id == asset_id, versions.c.version == version)
     row = conn.execute(q).first()
-    return VersionRecord(*row) if row else None
+    return VersionRecord(**row._mapping) if row else None
 
 
 def version_as_of(conn: Connection, asset_id: str, ts: int) -> VersionRecord | None:
@@ -213,7 +215,7 @@ def version_as_of(conn: Connection, asset_id: str, ts: int) -> VersionRecord | N
         .limit(1)
     )
     row = conn.execute(q).first()
-    return VersionRecord(*row) if row else None
+    return VersionRecord(**row._mapping) if row else None
 
 
 def id_as_of(conn: Connection, kind: str, fqn: str, ts: int) -> str | None:
@@ -227,17 +229,48 @@ def id_as_of(conn: Connection, kind: str, fqn: str, ts: int) -> str | None:
     return conn.execute(q).scalar()
 
 
-def replace_edges(
-    conn: Connection, from_ids: Sequence[str], rows: list[dict[str, Any]], keep: str = "contains"
-) -> None:
+# Edges that do not come from an asset's own body, so rewriting the body keeps them.
+NOT_FROM_BODY = ("contains", "lineage")
+
+
+def replace_edges(conn: Connection, from_ids: Sequence[str], rows: list[dict[str, Any]]) -> None:
     """Drop the outgoing reference edges of these assets and insert the new ones."""
     for i in range(0, len(from_ids), 500):
         conn.execute(
             edges.delete().where(
-                edges.c.from_id.in_(from_ids[i : i + 500]), edges.c.relation != keep
+                edges.c.from_id.in_(from_ids[i : i + 500]),
+                edges.c.relation.not_in(NOT_FROM_BODY),
             )
         )
     insert_edges(conn, rows)
+
+
+def get_edges(
+    conn: Connection, relation: str, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Existing edges of a relation between (from_id, to_id) pairs, keyed by the pair."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    froms = list({f for f, _ in pairs})
+    wanted = set(pairs)
+    for i in range(0, len(froms), 500):
+        q = sa.select(edges.c.from_id, edges.c.to_id, edges.c.props).where(
+            edges.c.relation == relation, edges.c.from_id.in_(froms[i : i + 500])
+        )
+        for row in conn.execute(q):
+            props: dict[str, Any] = row[2] or {}
+            if (row[0], row[1]) in wanted:
+                out[(row[0], row[1])] = props
+    return out
+
+
+def update_edge_props(
+    conn: Connection, from_id: str, relation: str, to_id: str, props: dict[str, Any]
+) -> None:
+    conn.execute(
+        edges.update()
+        .where(edges.c.from_id == from_id, edges.c.relation == relation, edges.c.to_id == to_id)
+        .values(props=props)
+    )
 
 
 def insert_edges(conn: Connection, rows: list[dict[str, Any]]) -> None:

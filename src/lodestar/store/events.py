@@ -23,7 +23,7 @@ def append(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     n = len(rows)
-    top = conn.execute(
+    top: int = conn.execute(
         event_clock.update()
         .where(event_clock.c.id == 1)
         .values(seq=event_clock.c.seq + n)
@@ -43,7 +43,7 @@ def read(
     if kinds:
         q = q.where(events.c.asset_kind.in_(kinds))
     rows = conn.execute(q.order_by(events.c.seq).limit(limit)).all()
-    return [Event(*r) for r in rows]
+    return [Event(**r._mapping) for r in rows]
 
 
 def last_seq(conn: Connection) -> int:

@@ -37,6 +37,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         return
     cfg = _config()
     with engine.connect() as conn:
+        # SQLite: take the write lock up front, so a second process starting on the same fresh
+        # file waits for this migration instead of failing on a lock upgrade.
+        conn = conn.execution_options(lodestar_write=True)
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK})
             conn.commit()

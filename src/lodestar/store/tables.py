@@ -108,3 +108,28 @@ observations = sa.Table(
     sa.Column("actor", sa.String(256), nullable=False),
 )
 sa.Index("ix_observations_asset", observations.c.asset_id, observations.c.kind, observations.c.ts)
+
+# Ingestion run state: one row per run, one row per unit a pipeline last committed.
+ingest_runs = sa.Table(
+    "ingest_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("heartbeat_at", sa.BigInteger, nullable=False),
+    sa.Column("ended_at", sa.BigInteger, nullable=True),
+    sa.Column("report", Doc, nullable=True),
+)
+sa.Index("ix_ingest_runs_pipeline", ingest_runs.c.pipeline, ingest_runs.c.started_at)
+
+ingest_units = sa.Table(
+    "ingest_units",
+    metadata,
+    sa.Column("pipeline", sa.String(128), primary_key=True),
+    sa.Column("unit_key", sa.String(2048), primary_key=True),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=True),
+    sa.Column("assets", Doc, nullable=False),
+)
+sa.Index("ix_ingest_units_run", ingest_units.c.pipeline, ingest_units.c.run_id)

@@ -38,5 +38,14 @@ def revoke(conn: Connection, name: str, at: int) -> bool:
     return res.rowcount == 1
 
 
-def count(conn: Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(tokens)).scalar_one())
+def active_admins(conn: Connection, now: int) -> int:
+    q = (
+        sa.select(sa.func.count())
+        .select_from(tokens)
+        .where(
+            tokens.c.role == "admin",
+            tokens.c.revoked_at.is_(None),
+            sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
+        )
+    )
+    return int(conn.execute(q).scalar_one())

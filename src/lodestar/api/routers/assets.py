@@ -249,8 +249,16 @@ def kind_router(kind: KindSpec) -> APIRouter:
         return _delete(svc, ctx, Key(id=id), hard, recursive, if_match)
 
     @r.post("/{id}/restore", summary=f"Restore a soft-deleted {name} (and what it contained)")
-    def restore(svc: Services, ctx: Writer, id: AssetId) -> Response:
-        asset = svc.catalog.restore(name, Key(id=id), ctx)
+    def restore(
+        svc: Services,
+        ctx: Writer,
+        id: AssetId,
+        recursive: Recursive = True,
+        if_match: IfMatch = None,
+    ) -> Response:
+        asset = svc.catalog.restore(
+            name, Key(id=id), ctx, recursive=recursive, if_match=p.parse_if_match(if_match)
+        )
         return json_response(
             p.asset_json(asset, with_change=True), headers={"ETag": p.etag(asset.version)}
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -70,13 +70,20 @@ def _status_line(number: int, o: Outcome) -> dict[str, Any]:
         }
     },
 )
-async def bulk(request: Request, svc: Services, ctx: Writer) -> Response:
+async def bulk(
+    request: Request,
+    svc: Services,
+    ctx: Writer,
+    dry_run: Annotated[bool, Query(description="Plan and report, store nothing.")] = False,
+) -> Response:
     out = bytearray()
     numbers: list[int] = []
     lines: list[BulkLine | CatalogError] = []
 
     async def flush() -> None:
-        outcomes = await run_in_threadpool(svc.catalog.bulk_upsert, list(lines), ctx)
+        outcomes = await run_in_threadpool(
+            lambda: svc.catalog.bulk_upsert(list(lines), ctx, dry_run=dry_run)
+        )
         for number, o in zip(numbers, outcomes, strict=True):
             out.extend(orjson.dumps(_status_line(number, o)))
             out.extend(b"\n")

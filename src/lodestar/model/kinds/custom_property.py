@@ -23,6 +23,11 @@ class CustomProperty(AssetSpec):
 
     @model_validator(mode="after")
     def _enum(self) -> CustomProperty:
+        from lodestar.model.registry import find_kind
+
+        target = find_kind(self.entity_kind)
+        if target is None or target.name != self.entity_kind:
+            raise ValueError(f"entity_kind {self.entity_kind!r} is not an asset kind")
         if self.property_type == "enum" and not self.enum_values:
             raise ValueError("an enum property needs enum_values")
         return self
@@ -53,7 +58,8 @@ class CustomProperty(AssetSpec):
                 ok = False
         else:  # pragma: no cover - Literal exhausts the cases
             ok = False
-        return None if ok else f"must be a {t}"
+        article = "an" if t[0] in "aeiou" else "a"
+        return None if ok else f"must be {article} {t}"
 
 
 def _prefix(spec: AssetSpec) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -16,6 +16,26 @@ _SECRET_KEY = re.compile(r"(pass(word)?|secret|token|api[_-]?key|private[_-]?key
 _ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
 ConnectionValue = str | int | float | bool | None
+
+
+def check_no_clear_secrets(value: Any, where: str) -> None:
+    """Raise ValueError where a secret-looking key holds a value, not a ${ENV_VAR} reference."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}"
+            secret = isinstance(key, str) and _SECRET_KEY.search(key)
+            if secret and isinstance(item, str | int | float) and item not in ("",):
+                if not (isinstance(item, str) and _ENV_REF.match(item)):
+                    raise ValueError(
+                        f"{path} looks like a secret: store a reference such as "
+                        f"'${{{str(key).upper()}}}' and set that environment variable where "
+                        "it is used"
+                    )
+            else:
+                check_no_clear_secrets(item, path)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_no_clear_secrets(item, f"{where}[{i}]")
 
 
 class Service(AssetSpec):
@@ -32,14 +52,7 @@ class Service(AssetSpec):
     @field_validator("connection")
     @classmethod
     def _no_clear_secrets(cls, v: dict[str, ConnectionValue]) -> dict[str, ConnectionValue]:
-        for key, value in v.items():
-            secret = _SECRET_KEY.search(key) and value not in (None, "")
-            if secret and not (isinstance(value, str) and _ENV_REF.match(value)):
-                raise ValueError(
-                    f"connection.{key} looks like a secret: store a reference such as "
-                    f"'${{{key.upper()}}}' and set that environment variable where the "
-                    "connector runs"
-                )
+        check_no_clear_secrets(v, "connection")
         return v
 
 

@@ -46,5 +46,5 @@ def check_write(
     elif new is not None and not owner_names(new) & mine:
         raise Forbidden(
             f"an editor may create a {kind} only as its owner: add "
-            f"{{'kind': 'user', 'fqn': {principal.user_fqn!r}}} to owners"
+            f'{{"kind": "user", "fqn": "{principal.user_fqn}"}} to owners'
         )

@@ -1,0 +1,130 @@
+"""Observations (append-only time series on assets) and lineage edges, over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
+
+from lodestar.api.bodies import read_json
+from lodestar.api.deps import Reader, Services, Writer
+from lodestar.api.routers.assets import json_response
+from lodestar.catalog import Forbidden, InvalidInput, Key, WriteContext
+from lodestar.catalog.observations import Observation, ObservationLog
+from lodestar.lineage.edges import add_lineage
+from lodestar.model.records import iso_to_us, us_to_iso
+from lodestar.model.registry import find_kind
+
+router = APIRouter(prefix="/api/v1", tags=["observations"])
+
+
+class ObservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="Asset kind, e.g. table.")
+    fqn: str = Field(description="Asset FQN.")
+    observation: str = Field(min_length=1, max_length=64, description="e.g. row_count.")
+    value: dict[str, Any]
+    ts: str | None = Field(None, description="ISO 8601 time; default now.")
+
+
+class EndIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    fqn: str
+
+
+class LineageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: EndIn = Field(alias="from")
+    to: EndIn
+
+
+def _need_curator(ctx: WriteContext) -> None:
+    if not ctx.principal.writes_everything:
+        raise Forbidden("recording observations and lineage needs an admin, steward or bot token")
+
+
+def _validated(model: type[BaseModel], raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise InvalidInput("send a JSON array")
+    out = []
+    for i, item in enumerate(raw):
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as e:
+            errs = [{"loc": [i, *x["loc"]], "msg": x["msg"]} for x in e.errors(include_input=False)]
+            raise InvalidInput(f"item {i}: {errs[0]['msg']}", errors=errs) from None
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if isinstance(kind, str) and find_kind(kind) is None:
+            raise InvalidInput(f"item {i}: unknown asset kind {kind!r}")
+    return out
+
+
+@router.post("/observations", summary="Append observations (time series) to assets")
+async def post_observations(request: Request, svc: Services, ctx: Writer) -> Response:
+    _need_curator(ctx)
+    items: list[ObservationIn] = _validated(
+        ObservationIn, await read_json(request, svc.settings.max_body_bytes)
+    )
+    try:
+        obs = [
+            Observation(o.kind, o.fqn, o.observation, o.value, iso_to_us(o.ts) if o.ts else None)
+            for o in items
+        ]
+    except ValueError as e:
+        raise InvalidInput(f"ts: {e}") from None
+    log = ObservationLog(svc.catalog.store)
+    problems = await run_in_threadpool(log.record, obs, ctx)
+    return json_response({"recorded": len(obs) - len(problems), "problems": problems})
+
+
+@router.post("/lineage/edges", summary="Record lineage edges (upstream -> downstream)")
+async def post_lineage(request: Request, svc: Services, ctx: Writer) -> Response:
+    _need_curator(ctx)
+    items: list[LineageIn] = _validated(
+        LineageIn, await read_json(request, svc.settings.max_body_bytes)
+    )
+    edges = [(e.from_.kind, e.from_.fqn, e.to.kind, e.to.fqn) for e in items]
+    added, problems = await run_in_threadpool(add_lineage, svc.catalog.store, edges, ctx)
+    return json_response({"added": added, "problems": problems})
+
+
+@router.get("/{plural}/{id}/observations", summary="Observations of an asset, newest first")
+def get_observations(
+    svc: Services,
+    _: Reader,
+    plural: Annotated[str, Path()],
+    id: Annotated[str, Path()],
+    observation: Annotated[str | None, Query(description="Only this kind.")] = None,
+    since: Annotated[str | None, Query()] = None,
+    until: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    kind = find_kind(plural)
+    if kind is None:
+        raise InvalidInput(f"unknown collection {plural!r}")
+    asset = svc.catalog.get(kind.name, Key(id=id))
+    try:
+        s = iso_to_us(since) if since else None
+        u = iso_to_us(until) if until else None
+    except ValueError:
+        raise InvalidInput("since/until: use ISO 8601 times or epoch milliseconds") from None
+    rows = ObservationLog(svc.catalog.store).read(
+        asset.id, observation, since=s, until=u, limit=limit
+    )
+    return json_response(
+        {
+            "data": [
+                {
+                    "observation": r["kind"],
+                    "ts": us_to_iso(r["ts"]),
+                    "value": r["value"],
+                    "actor": r["actor"],
+                }
+                for r in rows
+            ]
+        }
+    )
