@@ -1,0 +1,1 @@
+"""The terminal adapter: the `lodestar` command (Typer). It never touches SQL itself."""

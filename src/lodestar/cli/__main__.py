@@ -1,0 +1,5 @@
+"""`python -m lodestar.cli`."""
+
+from lodestar.cli.main import main
+
+main()

@@ -1,0 +1,185 @@
+"""Commands that work on the configured database directly, no server needed: serve, db, token.
+
+Heavy modules (uvicorn, FastAPI, SQLAlchemy) load inside the commands so `lodestar --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lodestar.cli.common import echo_json, err, load_settings, note, out, redact, reported
+
+if TYPE_CHECKING:
+    from lodestar.auth.tokens import TokenService
+    from lodestar.settings import Settings
+    from lodestar.store import Store
+
+db_app = typer.Typer(help="The database schema: upgrade it, or show its revision.")
+token_app = typer.Typer(help="API tokens, issued and revoked on the database directly.")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_server(settings: Settings, store: Store) -> None:
+    """Serve the API until Ctrl-C, on an already open store (the caller disposes it)."""
+    import uvicorn
+
+    from lodestar.api.app import create_app
+
+    uvicorn.run(create_app(settings, store=store), host=settings.host, port=settings.port)
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port to listen on (8585).")
+    ] = None,
+) -> None:
+    """Run the API server on the configured database (migrated on start)."""
+    with reported():
+        settings = load_settings(host=host, port=port)
+        from lodestar.auth.tokens import TokenService
+        from lodestar.store import open_store
+
+        url = settings.effective_database_url
+        store = open_store(url, settings.pool_size)
+        try:
+            first = TokenService(store).ensure_admin(settings.data_dir)
+            base = f"http://{settings.host}:{settings.port}"
+            console = err()
+            console.print(f"Lodestar on [bold]{base}[/] (API docs {base}/docs)")
+            console.print(f"database: {redact(url)}", markup=False)
+            if first is not None:
+                console.print(
+                    f"[bold]first start:[/] an admin token was written to {first[0]} "
+                    f"(use it with: export LODESTAR_TOKEN=$(cat {first[0]}))"
+                )
+            elif (settings.data_dir / "admin.token").is_file():
+                console.print(f"admin token: {settings.data_dir / 'admin.token'}", markup=False)
+            if settings.anonymous_read:
+                console.print("anonymous reads are on", markup=False)
+            run_server(settings, store)
+        finally:
+            store.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the configured database to the latest schema; prints the revision."""
+    with reported():
+        settings = load_settings()
+        from lodestar.store import migrate
+        from lodestar.store.engine import make_engine
+
+        url = settings.effective_database_url
+        engine = make_engine(url, 1)
+        try:
+            before = migrate.current(engine)
+            migrate.upgrade(engine)
+            after = migrate.current(engine)
+        finally:
+            engine.dispose()
+        if before == after:
+            note(f"{redact(url)} is up to date")
+        else:
+            note(f"{redact(url)} upgraded from {before or 'an empty database'}")
+        typer.echo(after)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision ("none" before the first upgrade)."""
+    with reported():
+        settings = load_settings()
+        from lodestar.store import migrate
+        from lodestar.store.engine import make_engine
+
+        url = settings.effective_database_url
+        engine = make_engine(url, 1)
+        try:
+            rev = migrate.current(engine)
+        finally:
+            engine.dispose()
+        head = migrate.head()
+        if rev != head:
+            note(f"{redact(url)} is behind: the latest is {head}; run `lodestar db upgrade`")
+        typer.echo(rev or "none")
+
+
+@contextmanager
+def _token_service() -> Iterator[TokenService]:
+    settings = load_settings()
+    from lodestar.auth.tokens import TokenService
+    from lodestar.store import open_store
+
+    store = open_store(settings.effective_database_url, 1)
+    try:
+        yield TokenService(store)
+    finally:
+        store.dispose()
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option("--role", help="admin, steward, editor, viewer or bot.")],
+    name: Annotated[str, typer.Option("--name", help="A unique name for the token.")],
+    user: Annotated[
+        str | None, typer.Option("--user", help="The user an editor token acts as.")
+    ] = None,
+    ttl_days: Annotated[
+        int | None, typer.Option("--ttl-days", min=1, max=3650, help="Expire after N days.")
+    ] = None,
+) -> None:
+    """Issue a token. Only the token goes to stdout: `export LODESTAR_TOKEN=$(lodestar ...)`."""
+    with reported(), _token_service() as tokens:
+        secret = tokens.issue(name, role, user=user, ttl_days=ttl_days)
+        note(f"issued {role} token {name!r}; it is shown only this once")
+        typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print plain JSON.")] = False,
+) -> None:
+    """List tokens (never their secrets)."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    with reported(), _token_service() as service:
+        tokens = service.list()
+        if as_json:
+            echo_json([asdict(t) for t in tokens])
+            return
+        table = Table(title=f"{len(tokens)} tokens", title_justify="left")
+        for col in ("name", "role", "user", "created", "expires", "state"):
+            table.add_column(col)
+        for t in tokens:
+            state = "revoked" if t.revoked else "active"
+            table.add_row(
+                t.name, t.role, t.user or "", t.created_at[:19], (t.expires_at or "")[:19], state
+            )
+        out().print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token; requests with it fail from then on."""
+    with reported(), _token_service() as tokens:
+        tokens.revoke(name)
+        note(f"revoked token {name!r}")

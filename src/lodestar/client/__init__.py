@@ -1,0 +1,27 @@
+"""The Python SDK: `LodestarClient` over the HTTP API, and the errors it raises."""
+
+from lodestar.client.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LodestarError,
+    NotFound,
+    PreconditionFailed,
+    ServerUnreachable,
+    Unauthorized,
+    UnknownKind,
+)
+from lodestar.client.http import LodestarClient
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "LodestarClient",
+    "LodestarError",
+    "NotFound",
+    "PreconditionFailed",
+    "ServerUnreachable",
+    "Unauthorized",
+    "UnknownKind",
+]

@@ -1,0 +1,1 @@
+"""Built-in connectors, one module (or package) each, registered as entry points."""

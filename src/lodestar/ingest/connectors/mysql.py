@@ -1,0 +1,224 @@
+"""MySQL and MariaDB: schemas (MySQL's "databases"), tables and views.
+
+MySQL has no database level above its schemas, so, as in OpenMetadata, every schema is filed
+under one database named by `database_name` ("default"): `service.default.schema.table`. Each
+schema is read with four information_schema queries. Row counts are `table_rows`, which InnoDB
+estimates (and MySQL 8 caches for `information_schema_stats_expiry` seconds).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+# Imported here so that, without the driver, the registry lists this connector as needing
+# `pip install 'lodestar[mysql]'` instead of failing at the first connection.
+import pymysql  # noqa: F401
+import sqlalchemy as sa
+from pydantic import Field, field_validator
+from sqlalchemy.engine import Connection, Engine
+
+from lodestar.ingest.connectors.sql_common import (
+    ColumnMeta,
+    ConstraintMeta,
+    DatabaseMeta,
+    SchemaMeta,
+    ServerConfig,
+    SQLSource,
+    TableMeta,
+    expect_config,
+    fetch,
+)
+from lodestar.ingest.source import SourceConfig, SourceContext
+from lodestar.model import fqn as fqn_mod
+from lodestar.model.kinds.service import ConnectionValue
+from lodestar.model.kinds.table import TableType
+
+
+class MySQLConfig(ServerConfig):
+    port: int = Field(3306, ge=1, le=65535, description="TCP port of the server.")
+    database_name: str = Field(
+        "default",
+        description="Name of the database level the schemas are filed under (MySQL has none): "
+        "FQNs read `service.<database_name>.schema.table`.",
+    )
+    ssl_ca: Path | None = Field(
+        None, description="CA certificate file: connect over TLS and verify the server with it."
+    )
+
+    @field_validator("database_name")
+    @classmethod
+    def _database_name(cls, v: str) -> str:
+        try:
+            return fqn_mod.check_part(v)
+        except fqn_mod.FQNError as e:
+            raise ValueError(f"{e}; keep the default `default` or name it like `prod`") from None
+
+
+_TYPES: dict[str, TableType] = {
+    "BASE TABLE": "table",
+    "SYSTEM VERSIONED": "table",
+    "VIEW": "view",
+}
+_CONTYPES: dict[str, Literal["primary_key", "unique", "foreign_key"]] = {
+    "PRIMARY KEY": "primary_key",
+    "UNIQUE": "unique",
+    "FOREIGN KEY": "foreign_key",
+}
+
+_SCHEMAS = sa.text("SELECT schema_name AS schema_name FROM information_schema.schemata")
+_TABLES = sa.text(
+    """
+    SELECT table_schema AS table_schema, table_name AS table_name, table_type AS table_type,
+           table_comment AS table_comment, table_rows AS table_rows
+    FROM information_schema.tables WHERE table_schema = :schema
+    """
+)
+_COLUMNS = sa.text(
+    """
+    SELECT table_schema AS table_schema, table_name AS table_name,
+           column_name AS column_name, ordinal_position AS ordinal_position,
+           column_type AS column_type, is_nullable AS is_nullable,
+           column_default AS column_default, column_comment AS column_comment,
+           extra AS extra, generation_expression AS generation_expression
+    FROM information_schema.columns WHERE table_schema = :schema
+    """
+)
+_CONSTRAINTS = sa.text(
+    """
+    SELECT k.table_schema AS table_schema, k.table_name AS table_name,
+           k.constraint_name AS constraint_name, t.constraint_type AS constraint_type,
+           k.column_name AS column_name, k.ordinal_position AS ordinal_position,
+           k.referenced_table_schema AS referenced_table_schema,
+           k.referenced_table_name AS referenced_table_name,
+           k.referenced_column_name AS referenced_column_name
+    FROM information_schema.key_column_usage k
+    JOIN information_schema.table_constraints t
+      ON t.constraint_schema = k.constraint_schema AND t.table_schema = k.table_schema
+     AND t.table_name = k.table_name AND t.constraint_name = k.constraint_name
+    WHERE k.table_schema = :schema
+      AND t.constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
+    """
+)
+_VIEWS = sa.text(
+    """
+    SELECT table_schema AS table_schema, table_name AS table_name,
+           view_definition AS view_definition
+    FROM information_schema.views WHERE table_schema = :schema
+    """
+)
+
+
+def _default(default: str | None, extra: str, expression: str | None) -> str | None:
+    extra_l = (extra or "").lower()
+    if "generated" in extra_l and "default_generated" not in extra_l and expression:
+        how = "STORED" if "stored" in extra_l else "VIRTUAL"
+        return f"GENERATED ALWAYS AS ({expression}) {how}"
+    # MariaDB spells an explicit DEFAULT NULL as the text NULL.
+    if default is None or default == "NULL":
+        return "auto_increment" if "auto_increment" in extra_l else None
+    return default
+
+
+class MySQLSource(SQLSource):
+    config_model = MySQLConfig
+    description = (
+        "MySQL and MariaDB: schemas, tables and views with columns, keys, comments, "
+        "row counts and opt-in sample data."
+    )
+    service_type: ClassVar[str] = "mysql"
+    system: ClassVar[str] = "MySQL"
+
+    def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
+        super().__init__(config, ctx)
+        self.cfg = expect_config(config, MySQLConfig)
+
+    @property
+    def service(self) -> str:
+        return self.cfg.service
+
+    def where(self) -> str:
+        return self.cfg.where()
+
+    def connection_info(self) -> dict[str, ConnectionValue]:
+        return {"host": self.cfg.host, "port": self.cfg.port, "username": self.cfg.username}
+
+    def make_engine(self, database: str) -> Engine:
+        c = self.cfg
+        url = sa.URL.create(
+            "mysql+pymysql",
+            username=c.username,
+            password=c.secret(),
+            host=c.host,
+            port=c.port,
+            query={"charset": "utf8mb4"},
+        )
+        connect_args: dict[str, Any] = {"connect_timeout": c.connect_timeout}
+        if c.ssl_ca is not None:
+            connect_args["ssl"] = {"ca": str(c.ssl_ca)}
+        return sa.create_engine(url, pool_size=2, max_overflow=2, connect_args=connect_args)
+
+    def database_configured(self, database: str) -> bool:
+        return database == self.cfg.database_name
+
+    def list_databases(self) -> list[str]:
+        return [self.cfg.database_name]
+
+    def read_database(self, conn: Connection, database: str) -> DatabaseMeta:
+        return DatabaseMeta(None, [SchemaMeta(str(r[0])) for r in fetch(conn, _SCHEMAS)])
+
+    def read_schema(self, conn: Connection, database: str, schema: str) -> list[TableMeta]:
+        params = {"schema": schema}
+        # information_schema compares names case- and accent-insensitively: keep exact matches.
+        tables: dict[str, TableMeta] = {}
+        for sch, name, kind, comment, rows in fetch(conn, _TABLES, **params):
+            table_type = _TYPES.get(kind)
+            if sch != schema or table_type is None:
+                continue
+            tables[name] = TableMeta(
+                name=name,
+                table_type=table_type,
+                description=None if table_type == "view" else comment,
+                row_count=int(rows) if rows is not None and table_type == "table" else None,
+            )
+        columns: defaultdict[str, list[tuple[int, ColumnMeta]]] = defaultdict(list)
+        for sch, tname, name, pos, ctype, nullable, default, comment, extra, expr in fetch(
+            conn, _COLUMNS, **params
+        ):
+            if sch == schema and tname in tables:
+                column = ColumnMeta(
+                    name, ctype, nullable == "YES", _default(default, extra, expr), comment
+                )
+                columns[tname].append((int(pos), column))
+        for tname, cols in columns.items():
+            tables[tname].columns = [c for _, c in sorted(cols, key=lambda pc: pc[0])]
+        keys: dict[tuple[str, str, str], list[tuple[int, str, str | None, str | None, Any]]] = {}
+        for row in fetch(conn, _CONSTRAINTS, **params):
+            sch, tname, cname, ctype, col, pos, ref_schema, ref_table, ref_col = row
+            if sch == schema and tname in tables:
+                keys.setdefault((tname, cname, ctype), []).append(
+                    (int(pos), col, ref_schema, ref_table, ref_col)
+                )
+        for (tname, cname, ctype), parts in keys.items():
+            parts.sort(key=lambda p: p[0])
+            tables[tname].constraints.append(
+                ConstraintMeta(
+                    type=_CONTYPES[ctype],
+                    columns=[p[1] for p in parts],
+                    name=cname,
+                    referred_schema=parts[0][2],
+                    referred_table=parts[0][3],
+                    referred_columns=[p[4] for p in parts if p[4] is not None],
+                )
+            )
+        for sch, name, definition in fetch(conn, _VIEWS, **params):
+            if sch == schema and name in tables:
+                if definition:
+                    tables[name].view_sql = definition
+                else:
+                    self.ctx.warn(
+                        f"{schema}.{name}: the view's SQL is hidden; grant SHOW VIEW to "
+                        f"{self.cfg.username!r} to read it"
+                    )
+        return list(tables.values())

@@ -1,0 +1,251 @@
+"""PostgreSQL: databases, schemas, tables, views, materialized views and foreign tables.
+
+Each schema is read with three catalog queries (relations, columns, constraints) in one
+REPEATABLE READ snapshot, instead of one reflection round trip per table. Row counts come from
+`pg_class.reltuples` (the planner's statistics; absent before the first ANALYZE). Partitions
+are left out: their partitioned parent stands for them. Needs PostgreSQL 12 or later.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import sqlalchemy as sa
+from pydantic import Field, model_validator
+from sqlalchemy.engine import Connection, Engine
+
+from lodestar.ingest.connectors.sql_common import (
+    ColumnMeta,
+    ConstraintMeta,
+    DatabaseMeta,
+    SchemaMeta,
+    ServerConfig,
+    SQLSource,
+    TableMeta,
+    expect_config,
+    fetch,
+)
+from lodestar.ingest.source import SourceConfig, SourceContext
+from lodestar.model.kinds.service import ConnectionValue
+from lodestar.model.kinds.table import TableType
+
+SSLMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+class PostgresConfig(ServerConfig):
+    port: int = Field(5432, ge=1, le=65535, description="TCP port of the server.")
+    database: str | None = Field(
+        None,
+        description="Ingest only this database. With neither `database` nor `databases` set, "
+        "every database the user can connect to is ingested (templates excluded).",
+    )
+    databases: list[str] | None = Field(
+        None, description="Ingest these databases (instead of one `database`)."
+    )
+    initial_database: str = Field(
+        "postgres", description="Database to connect to when discovering the others."
+    )
+    sslmode: SSLMode = Field(
+        "prefer", description="libpq sslmode: disable, allow, prefer, require, verify-ca, ..."
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PostgresConfig:
+        if self.database is not None and self.databases is not None:
+            raise ValueError("set either `database` or `databases`, not both")
+        if self.databases is not None and not self.databases:
+            raise ValueError("list at least one database, or leave `databases` out to take all")
+        for name in [self.database, *(self.databases or [])]:
+            if name is not None and not name.strip():
+                raise ValueError("a database name must not be empty")
+        return self
+
+
+_KINDS: dict[str, TableType] = {
+    "r": "table",
+    "p": "table",
+    "v": "view",
+    "m": "materialized_view",
+    "f": "external",
+}
+
+_DATABASES = sa.text(
+    "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn "
+    "AND has_database_privilege(datname, 'CONNECT')"
+)
+_DATABASE = sa.text(
+    "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+    "WHERE datname = current_database()"
+)
+_SCHEMAS = sa.text(
+    """
+    SELECT n.nspname, d.description
+    FROM pg_namespace n
+    LEFT JOIN pg_description d
+      ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass AND d.objsubid = 0
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+    """
+)
+_RELATIONS = sa.text(
+    """
+    SELECT c.oid, c.relname, c.relkind, d.description, c.reltuples::bigint,
+           CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END
+    FROM pg_class c
+    LEFT JOIN pg_description d
+      ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+    WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+    """
+)
+_COLUMNS = sa.text(
+    """
+    SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+           pg_get_expr(ad.adbin, ad.adrelid), d.description, a.attidentity, a.attgenerated
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+    LEFT JOIN pg_description d
+      ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
+    WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+      AND a.attnum > 0 AND NOT a.attisdropped
+    """
+)
+_CONSTRAINTS = sa.text(
+    """
+    SELECT con.conrelid, con.contype, con.conname, con.conkey, fn.nspname, fc.relname,
+           CASE WHEN con.contype = 'f' THEN
+             ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+                   JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+                   ORDER BY k.i)
+           END
+    FROM pg_constraint con
+    JOIN pg_class c ON c.oid = con.conrelid
+    LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+    LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+    WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
+      AND con.contype IN ('p', 'u', 'f')
+    """
+)
+_CONTYPES: dict[str, Literal["primary_key", "unique", "foreign_key"]] = {
+    "p": "primary_key",
+    "u": "unique",
+    "f": "foreign_key",
+}
+
+
+def _default(expr: str | None, identity: str, generated: str) -> str | None:
+    if generated == "s":
+        return f"GENERATED ALWAYS AS ({expr}) STORED"
+    if identity == "a":
+        return "GENERATED ALWAYS AS IDENTITY"
+    if identity == "d":
+        return "GENERATED BY DEFAULT AS IDENTITY"
+    return expr
+
+
+class PostgresSource(SQLSource):
+    config_model = PostgresConfig
+    description = (
+        "PostgreSQL: databases, schemas, tables, views and materialized views with columns, "
+        "keys, comments, row counts from statistics and opt-in sample data."
+    )
+    service_type: ClassVar[str] = "postgres"
+    system: ClassVar[str] = "PostgreSQL"
+
+    def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
+        super().__init__(config, ctx)
+        self.cfg = expect_config(config, PostgresConfig)
+
+    @property
+    def service(self) -> str:
+        return self.cfg.service
+
+    def where(self) -> str:
+        return self.cfg.where()
+
+    def connection_info(self) -> dict[str, ConnectionValue]:
+        return {"host": self.cfg.host, "port": self.cfg.port, "username": self.cfg.username}
+
+    def make_engine(self, database: str) -> Engine:
+        c = self.cfg
+        url = sa.URL.create(
+            "postgresql+psycopg",
+            username=c.username,
+            password=c.secret(),
+            host=c.host,
+            port=c.port,
+            database=database,
+        )
+        return sa.create_engine(
+            url,
+            pool_size=2,
+            max_overflow=2,
+            connect_args={
+                "connect_timeout": c.connect_timeout,
+                "sslmode": c.sslmode,
+                "application_name": "lodestar-ingest",
+            },
+        )
+
+    def database_configured(self, database: str) -> bool:
+        if self.cfg.database is not None:
+            return database == self.cfg.database
+        if self.cfg.databases is not None:
+            return database in self.cfg.databases
+        return True
+
+    def list_databases(self) -> list[str]:
+        if self.cfg.database is not None:
+            return [self.cfg.database]
+        if self.cfg.databases is not None:
+            return list(self.cfg.databases)
+        with self.connect(self.cfg.initial_database) as conn:
+            return [str(row[0]) for row in fetch(conn, _DATABASES)]
+
+    def read_database(self, conn: Connection, database: str) -> DatabaseMeta:
+        description = conn.execute(_DATABASE).scalar()
+        schemas = [SchemaMeta(name, desc) for name, desc in fetch(conn, _SCHEMAS)]
+        return DatabaseMeta(description, schemas)
+
+    def read_schema(self, conn: Connection, database: str, schema: str) -> list[TableMeta]:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        params = {"schema": schema}
+        tables: dict[int, TableMeta] = {}
+        for oid, name, kind, comment, reltuples, view_sql in fetch(conn, _RELATIONS, **params):
+            table_type = _KINDS[kind]
+            counted = table_type in ("table", "materialized_view") and reltuples >= 0
+            tables[oid] = TableMeta(
+                name=name,
+                table_type=table_type,
+                description=comment,
+                view_sql=view_sql.strip() if view_sql else None,
+                row_count=int(reltuples) if counted else None,
+            )
+        # attnum -> name per table; columns in attnum order (a dropped column leaves a gap).
+        names: dict[int, dict[int, str]] = {}
+        for oid, num, name, data_type, notnull, default, comment, ident, gen in sorted(
+            fetch(conn, _COLUMNS, **params), key=lambda r: (r[0], r[1])
+        ):
+            table = tables.get(oid)
+            if table is not None:
+                names.setdefault(oid, {})[num] = name
+                default = _default(default, ident, gen)
+                table.columns.append(ColumnMeta(name, data_type, not notnull, default, comment))
+        for oid, contype, cname, keys, ref_schema, ref_table, ref_columns in fetch(
+            conn, _CONSTRAINTS, **params
+        ):
+            table = tables.get(oid)
+            if table is not None:
+                table.constraints.append(
+                    ConstraintMeta(
+                        type=_CONTYPES[contype],
+                        columns=[names[oid][k] for k in keys],
+                        name=cname,
+                        referred_schema=ref_schema,
+                        referred_table=ref_table,
+                        referred_columns=list(ref_columns or []),
+                    )
+                )
+        return list(tables.values())

@@ -1,0 +1,305 @@
+"""The pipeline runner: extract units, skip what has not changed, write the rest in batches,
+checkpoint after each batch, remove what the source no longer has, and report.
+
+Self-healing behaviour lives here: transient errors are retried by the source's retry policy,
+a failing unit is reported and skipped, a killed run is resumed from its last checkpoint, and
+stale removal refuses to delete more than the configured share of a pipeline's assets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from lodestar.catalog.errors import CatalogError
+from lodestar.catalog.observations import Observation
+from lodestar.ingest import registry
+from lodestar.ingest.errors import ConfigError, IngestError
+from lodestar.ingest.recipe import Recipe, errors_text, expand_env
+from lodestar.ingest.report import RunReport
+from lodestar.ingest.sinks import PIPELINE_KIND, Sink
+from lodestar.ingest.source import Source, SourceContext, Unit
+from lodestar.ingest.state import RunState, StateStore, UnitState
+from lodestar.model import fqn as fqn_mod
+
+UNHEALTHY_AFTER = 3
+BACKOFF_BASE_S = 60.0
+BACKOFF_MAX_S = 6 * 3600.0
+
+Progress = Callable[[RunReport], None]
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha1(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def fingerprint(unit: Unit) -> str:
+    return _digest([unit.assets, unit.lineage])
+
+
+def open_source(recipe: Recipe, ctx: SourceContext) -> Source:
+    cls = registry.load(recipe.source.type)
+    config_data = expand_env(recipe.source.config, "source.config")
+    try:
+        config = cls.config_model.model_validate(config_data)
+    except ValidationError as e:
+        raise ConfigError(f"invalid {recipe.source.type} config: {errors_text(e)}") from None
+    return cls(config, ctx)
+
+
+@dataclass
+class _Run:
+    recipe: Recipe
+    sink: Sink
+    state: StateStore
+    report: RunReport
+    run: RunState
+    dry_run: bool
+    progress: Progress | None
+    units_now: dict[str, UnitState] = field(default_factory=dict)
+    written_bodies: dict[str, tuple[str, str]] = field(default_factory=dict)
+    counted: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def pipeline(self) -> str:
+        return self.recipe.pipeline
+
+    def _count(self, kind: str, fqn: str, status: str) -> None:
+        if (kind, fqn) not in self.counted:
+            self.counted.add((kind, fqn))
+            self.report.count(status)
+
+    def flush(self, batch: list[Unit]) -> None:
+        if not batch:
+            return
+        prior = self.run.units
+        fps = {u.key: fingerprint(u) for u in batch}
+        candidates = [u for u in batch if u.key in prior and prior[u.key].fingerprint == fps[u.key]]
+        pairs = [a for u in candidates for a in prior[u.key].assets]
+        live = self.sink.live(pairs) if pairs else set()
+        skipped = [u for u in candidates if all(a in live for a in prior[u.key].assets)]
+        skipped_keys = {u.key for u in skipped}
+        to_send = [u for u in batch if u.key not in skipped_keys]
+
+        lines: list[tuple[str, dict[str, Any]]] = []
+        line_of: dict[str, int] = {}
+        for u in to_send:
+            for kind, body in u.assets:
+                h = _digest([kind, body])
+                if h not in self.written_bodies and h not in line_of:
+                    line_of[h] = len(lines)
+                    lines.append((kind, body))
+        results = self.sink.write(lines, self.dry_run) if lines else []
+
+        written: list[tuple[str, str | None, list[tuple[str, str]]]] = []
+        kept: list[str] = [u.key for u in skipped]
+        lineage: list[tuple[str, str, str, str]] = []
+        for r in results:
+            if r.status != "error":
+                self._count(r.kind, r.fqn, r.status)
+        for u in to_send:
+            assets: list[tuple[str, str]] = []
+            error: str | None = None
+            for kind, body in u.assets:
+                h = _digest([kind, body])
+                if h in self.written_bodies:
+                    assets.append(self.written_bodies[h])
+                    continue
+                r = results[line_of[h]]
+                if r.status == "error":
+                    error = error or f"{kind} {body.get('name', '?')!r}: {r.error}"
+                else:
+                    assets.append((kind, r.fqn))
+            if error is not None:
+                self.report.units_failed += 1
+                self.report.fail(f"{u.key}: {error}")
+                if u.key in prior:
+                    kept.append(u.key)
+                continue
+            for kind, body in u.assets:
+                h = _digest([kind, body])
+                idx = line_of.get(h)
+                if idx is not None and h not in self.written_bodies:
+                    self.written_bodies[h] = (kind, results[idx].fqn)
+            written.append((u.key, fps[u.key], assets))
+            lineage.extend(u.lineage)
+            self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], assets)
+        for u in skipped:
+            self.report.units_skipped += 1
+            for kind, fqn in prior[u.key].assets:
+                self._count(kind, fqn, "unchanged")
+            self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], prior[u.key].assets)
+        for key in kept:
+            if key in prior and key not in self.units_now:
+                st = prior[key]
+                self.units_now[key] = UnitState(self.run.run_id, st.fingerprint, st.assets)
+
+        if not self.dry_run:
+            failed = {u.key for u in to_send} - {w[0] for w in written}
+            obs = [
+                Observation(kind, fqn, name, value)
+                for u in batch
+                if u.key not in failed
+                for kind, fqn, name, value in u.observations
+            ]
+            if obs:
+                for problem in self.sink.observe(obs):
+                    self.report.warn(problem)
+                self.report.observations += len(obs)
+            if lineage:
+                problems = self.sink.add_lineage(lineage)
+                for problem in problems:
+                    self.report.warn(problem)
+                self.report.lineage_edges += len(lineage) - len(problems)
+            self.state.commit(self.pipeline, self.run.run_id, written, kept)
+        if self.progress is not None:
+            self.progress(self.report)
+
+    def remove_stale(self) -> None:
+        opts = self.recipe.options
+        current = {k for k, st in self.units_now.items() if st.run_id == self.run.run_id}
+        stale_keys = [k for k in self.run.units if k not in current]
+        if not stale_keys:
+            return
+        seen = {a for k in current for a in self.units_now[k].assets}
+        stale = {a for k in stale_keys for a in self.run.units[k].assets} - seen
+        ratio = len(stale_keys) / (len(stale_keys) + len(current))
+        if ratio > opts.max_deletion_ratio:
+            self.report.warn(
+                f"not deleting anything: {len(stale_keys)} of {len(stale_keys) + len(current)} "
+                f"units ({ratio:.0%}) were not seen, over max_deletion_ratio "
+                f"{opts.max_deletion_ratio:.0%}. If the source really lost them, raise "
+                "options.max_deletion_ratio for one run."
+            )
+            return
+        order = sorted(
+            (a for a in stale if a[0] != "service"),
+            key=lambda a: (-len(fqn_mod.split(a[1])), a[1]),
+        )
+        if self.dry_run:
+            self.report.would_delete = [f"{k} {f}" for k, f in order][:100]
+            return
+        for kind, fqn in order:
+            if self.sink.soft_delete(kind, fqn):
+                self.report.deleted += 1
+        self.state.forget(self.pipeline, stale_keys)
+
+
+def run_pipeline(
+    recipe: Recipe,
+    sink: Sink,
+    state: StateStore,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    raw_recipe: dict[str, Any] | None = None,
+) -> RunReport:
+    """Run a recipe once; never raises for a source problem: the report says what failed."""
+    report = RunReport(recipe.pipeline, dry_run=dry_run)
+    ctx = SourceContext(recipe.pipeline, recipe.filters, recipe.options)
+    if dry_run:
+        run = state.peek(recipe.pipeline)
+    else:
+        sink.save_pipeline(recipe.pipeline, raw_recipe or recipe.model_dump(), recipe.schedule)
+        run = state.begin(recipe.pipeline)
+    report.run_id, report.resumed = run.run_id, run.resumed
+    r = _Run(recipe, sink, state, report, run, dry_run, progress)
+    complete = False
+    source: Source | None = None
+    try:
+        source = open_source(recipe, ctx)
+        recipe.options.retry.run(f"connect to the {recipe.source.type} source", source.check)
+        batch: list[Unit] = []
+        for unit in _units(source):
+            report.units += 1
+            prior = run.units.get(unit.key)
+            if run.resumed and prior is not None and prior.run_id == run.run_id:
+                report.units_resumed += 1
+                r.units_now[unit.key] = prior
+                continue
+            if unit.error is not None:
+                report.units_failed += 1
+                report.fail(f"{unit.key}: {unit.error}")
+                if prior is not None:
+                    r.units_now[unit.key] = UnitState(run.run_id, prior.fingerprint, prior.assets)
+                    if not dry_run:
+                        state.commit(recipe.pipeline, run.run_id, [], [unit.key])
+                continue
+            batch.append(unit)
+            if len(batch) >= recipe.options.batch_size:
+                r.flush(batch)
+                batch = []
+        r.flush(batch)
+        complete = True
+    except (IngestError, CatalogError) as e:
+        report.fail(str(e))
+    except Exception as e:  # a connector bug must still end the run with a report
+        report.fail(f"unexpected {type(e).__name__}: {e}")
+    finally:
+        if source is not None:
+            source.close()
+    for w in ctx.warnings:
+        report.warn(w)
+    if complete and recipe.options.mark_deleted and report.units_failed:
+        report.warn(
+            f"not deleting stale assets: {report.units_failed} units failed, so what was not "
+            "seen may still exist; stale removal runs after the next complete run"
+        )
+    elif complete and recipe.options.mark_deleted:
+        try:
+            r.remove_stale()
+        except (IngestError, CatalogError) as e:
+            report.fail(f"stale removal: {e}")
+            complete = False
+    report.status = "failed" if not complete else ("partial" if report.units_failed else "success")
+    report.ended = time.time()
+    if not dry_run:
+        state.finish(run.run_id, report.status, report.to_dict())
+        _record(sink, state, recipe.pipeline, report)
+    return report
+
+
+def _units(source: Source) -> Iterable[Unit]:
+    yield from source.units()
+
+
+def _record(sink: Sink, state: StateStore, pipeline: str, report: RunReport) -> None:
+    value = {
+        k: v
+        for k, v in report.to_dict().items()
+        if k not in ("would_delete", "pipeline", "dry_run")
+    }
+    sink.observe([Observation(PIPELINE_KIND, fqn_mod.quote(pipeline), "pipeline_run", value)])
+    failures = consecutive_failures(state.recent(pipeline))
+    if report.status in ("success", "partial"):
+        sink.set_health(pipeline, "healthy")
+    elif failures >= UNHEALTHY_AFTER:
+        sink.set_health(pipeline, "unhealthy")
+
+
+def consecutive_failures(runs: list[dict[str, Any]]) -> int:
+    n = 0
+    for run in runs:  # newest first
+        if run["status"] == "failed":
+            n += 1
+        elif run["status"] != "running":
+            break
+    return n
+
+
+def backoff_until(runs: list[dict[str, Any]]) -> int | None:
+    """Epoch microseconds before which a failing pipeline should not be retried."""
+    failures = consecutive_failures(runs)
+    if failures == 0:
+        return None
+    last_end = next((r["ended_at"] for r in runs if r["ended_at"]), None)
+    if last_end is None:
+        return None
+    delay = min(BACKOFF_BASE_S * 2 ** (failures - 1), BACKOFF_MAX_S)
+    return int(last_end + delay * 1_000_000)

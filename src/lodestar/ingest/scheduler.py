@@ -1,0 +1,84 @@
+"""The built-in scheduler for the single-machine case: runs due pipelines from `lodestar serve`.
+
+Any orchestrator can run `lodestar pipelines run NAME` instead; the run state's heartbeat keeps
+two runners off the same pipeline either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from croniter import croniter
+
+from lodestar.catalog import Catalog
+from lodestar.ingest.errors import ConfigError
+from lodestar.ingest.runner import backoff_until
+from lodestar.ingest.service import run_stored
+from lodestar.ingest.sinks import PIPELINE_KIND
+from lodestar.ingest.state import StateStore
+from lodestar.model.records import now_us
+from lodestar.settings import Settings
+
+log = logging.getLogger("lodestar.scheduler")
+
+
+class Scheduler:
+    def __init__(self, catalog: Catalog, settings: Settings, interval: float = 30.0) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.interval = interval
+        self.state = StateStore(catalog.store)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def due(self, now_us_: int | None = None) -> list[str]:
+        """Names of enabled pipelines whose cron time has come and that are not backed off."""
+        now = now_us_ if now_us_ is not None else now_us()
+        names: list[str] = []
+        after: str | None = None
+        while True:
+            page = self.catalog.list_page(PIPELINE_KIND, limit=500, after=after)
+            for asset in page.items:
+                doc = asset.doc
+                if not doc.get("enabled", True) or not doc.get("schedule"):
+                    continue
+                runs = self.state.recent(asset.name, 20)
+                until = backoff_until(runs)
+                if until is not None and until > now:
+                    continue
+                base = runs[0]["started_at"] if runs else asset.created_at
+                start = datetime.fromtimestamp(base / 1_000_000, UTC)
+                nxt = croniter(doc["schedule"], start).get_next(datetime)
+                if int(nxt.timestamp() * 1_000_000) <= now:
+                    names.append(asset.name)
+            if page.after is None:
+                return names
+            after = page.after
+
+    def tick(self) -> None:
+        for name in self.due():
+            if self._stop.is_set():
+                return
+            try:
+                report = run_stored(name, self.settings, self.catalog)
+                log.info("pipeline %s: %s in %.1fs", name, report.status, report.duration)
+            except ConfigError as e:
+                log.warning("pipeline %s not run: %s", name, e)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler tick failed")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="lodestar-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

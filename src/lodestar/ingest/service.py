@@ -1,0 +1,84 @@
+"""Running recipes: from a file, or a pipeline stored in the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from lodestar.catalog import Catalog, Key, NotFound
+from lodestar.ingest.errors import ConfigError
+from lodestar.ingest.recipe import Recipe, expand_env, parse_recipe
+from lodestar.ingest.report import RunReport
+from lodestar.ingest.runner import Progress, run_pipeline
+from lodestar.ingest.sinks import PIPELINE_KIND, CatalogSink, ServerSink, Sink
+from lodestar.ingest.state import StateStore
+from lodestar.model import fqn as fqn_mod
+from lodestar.settings import Settings
+from lodestar.store import Store, open_store
+
+
+@contextmanager
+def sink_for(
+    recipe: Recipe, settings: Settings, catalog: Catalog | None = None
+) -> Iterator[tuple[Sink, StateStore]]:
+    """The recipe's sink and the state store beside it (the catalog's own database when
+    embedded; a local SQLite file next to the data dir when writing to a server)."""
+    opened: list[Store] = []
+    sink: Sink
+    try:
+        if recipe.sink.type == "catalog":
+            if catalog is None:
+                store = open_store(settings.effective_database_url, settings.pool_size)
+                opened.append(store)
+                catalog = Catalog(store)
+            sink = CatalogSink(catalog, recipe.pipeline)
+            state = StateStore(catalog.store)
+        else:
+            url = expand_env(recipe.sink.url, "sink.url")
+            token = expand_env(recipe.sink.token, "sink.token") if recipe.sink.token else None
+            sink = ServerSink(url, token, recipe.pipeline)
+            store = open_store(f"sqlite:///{settings.data_dir / 'ingest-state.db'}")
+            opened.append(store)
+            state = StateStore(store)
+        try:
+            yield sink, state
+        finally:
+            sink.close()
+    finally:
+        for s in opened:
+            s.dispose()
+
+
+def run_recipe(
+    recipe: Recipe,
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    raw: dict[str, Any] | None = None,
+    catalog: Catalog | None = None,
+) -> RunReport:
+    with sink_for(recipe, settings, catalog) as (sink, state):
+        return run_pipeline(recipe, sink, state, dry_run=dry_run, progress=progress, raw_recipe=raw)
+
+
+def stored_recipe(catalog: Catalog, name: str) -> tuple[Recipe, dict[str, Any]]:
+    try:
+        asset = catalog.get(PIPELINE_KIND, Key(fqn=fqn_mod.quote(name)))
+    except NotFound:
+        raise ConfigError(
+            f"no pipeline named {name!r}: run `lodestar ingest recipe.yml` once to store it"
+        ) from None
+    raw = dict(asset.doc.get("recipe", {}))
+    data = {**raw, "pipeline": name}
+    if asset.doc.get("schedule"):
+        data["schedule"] = asset.doc["schedule"]
+    return parse_recipe(data), raw
+
+
+def run_stored(
+    name: str, settings: Settings, catalog: Catalog, progress: Progress | None = None
+) -> RunReport:
+    recipe, raw = stored_recipe(catalog, name)
+    return run_recipe(recipe, settings, progress=progress, raw=raw, catalog=catalog)

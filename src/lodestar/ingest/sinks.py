@@ -1,0 +1,186 @@
+"""Where ingested metadata goes: the embedded catalog, or a Lodestar server over HTTP.
+
+Both write as an ingestion origin, so the catalog keeps every description, owner and tag a
+person set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lodestar.auth.principal import Principal
+from lodestar.catalog import BulkLine, Catalog, CatalogError, Key, NotFound, WriteContext
+from lodestar.catalog.errors import Conflict
+from lodestar.catalog.observations import Observation, ObservationLog
+from lodestar.lineage.edges import add_lineage
+from lodestar.model import fqn as fqn_mod
+from lodestar.model.records import Origin
+from lodestar.store import assets as q
+from lodestar.store.engine import Store
+
+PIPELINE_KIND = "ingestion_pipeline"
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    kind: str
+    fqn: str
+    status: str  # created | updated | unchanged | error
+    error: str | None = None
+
+
+class Sink(Protocol):
+    def write(self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool) -> list[LineResult]:
+        """Upsert assets; one result per line, in order."""
+
+    def live(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (kind, FQN) exist and are not deleted."""
+
+    def observe(self, items: Sequence[Observation]) -> list[str]: ...
+
+    def add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]: ...
+
+    def soft_delete(self, kind: str, fqn: str) -> bool:
+        """Soft-delete with what it contains; False when already gone."""
+
+    def save_pipeline(self, name: str, recipe: dict[str, Any], schedule: str | None) -> None: ...
+
+    def set_health(self, name: str, health: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def ingestion_context(pipeline: str) -> WriteContext:
+    principal = Principal(f"ingestion:{pipeline}", "bot", origin=Origin("ingestion", pipeline))
+    return WriteContext.for_principal(principal)
+
+
+class CatalogSink:
+    """Writes straight into the catalog in this process (the embedded deployment)."""
+
+    def __init__(self, catalog: Catalog, pipeline: str) -> None:
+        self.catalog = catalog
+        self.store: Store = catalog.store
+        self.ctx = ingestion_context(pipeline)
+        self.obs = ObservationLog(self.store)
+
+    def write(self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool) -> list[LineResult]:
+        outcomes = self.catalog.bulk_upsert(
+            [BulkLine(k, b) for k, b in lines], self.ctx, dry_run=dry_run
+        )
+        out: list[LineResult] = []
+        for (kind, body), o in zip(lines, outcomes, strict=True):
+            if o.error is not None or o.asset is None:
+                detail = o.error.detail if o.error else "not stored"
+                out.append(LineResult(kind, str(body.get("name", "?")), "error", detail))
+            else:
+                out.append(LineResult(kind, o.asset.fqn, str(o.status)))
+        return out
+
+    def live(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        with self.store.read() as conn:
+            found = q.ids_by_fqn(conn, pairs)
+        return {p for p, (_id, deleted) in found.items() if not deleted}
+
+    def observe(self, items: Sequence[Observation]) -> list[str]:
+        return self.obs.record(items, self.ctx)
+
+    def add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]:
+        return add_lineage(self.store, edges, self.ctx)[1]
+
+    def soft_delete(self, kind: str, fqn: str) -> bool:
+        try:
+            self.catalog.delete(kind, Key(fqn=fqn), self.ctx, recursive=True)
+            return True
+        except (NotFound, Conflict):
+            return False
+
+    def save_pipeline(self, name: str, recipe: dict[str, Any], schedule: str | None) -> None:
+        try:
+            current = self.catalog.get(PIPELINE_KIND, Key(fqn=fqn_mod.quote(name)))
+            body = {**current.doc, "recipe": recipe}
+            if schedule is not None:
+                body["schedule"] = schedule
+        except NotFound:
+            body = {"name": name, "recipe": recipe, "schedule": schedule}
+        self.catalog.upsert(PIPELINE_KIND, body, self.ctx)
+
+    def set_health(self, name: str, health: str) -> None:
+        try:
+            current = self.catalog.get(PIPELINE_KIND, Key(fqn=fqn_mod.quote(name)))
+        except NotFound:
+            return
+        if current.doc.get("health") != health:
+            self.catalog.upsert(PIPELINE_KIND, {**current.doc, "health": health}, self.ctx)
+
+    def close(self) -> None:
+        return None
+
+
+class ServerSink:
+    """Writes to a Lodestar server through the SDK, declaring itself an ingestion origin."""
+
+    def __init__(self, url: str, token: str | None, pipeline: str) -> None:
+        from lodestar.client import LodestarClient
+
+        self.pipeline = pipeline
+        self.client = LodestarClient(url, token=token, origin=f"ingestion:{pipeline}")
+
+    def write(self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool) -> list[LineResult]:
+        if dry_run:
+            raise CatalogError("--dry-run needs the embedded catalog sink (sink: type: catalog)")
+        results = self.client.bulk([{**body, "kind": kind} for kind, body in lines])
+        out: list[LineResult] = []
+        for (kind, body), r in zip(lines, results, strict=True):
+            if r.get("result") == "error":
+                detail = r.get("error", {}).get("detail", "error")
+                out.append(LineResult(kind, str(body.get("name", "?")), "error", detail))
+            else:
+                out.append(LineResult(kind, r["fqn"], r["result"]))
+        return out
+
+    def live(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        # Trusting the fingerprint: an asset deleted by hand comes back on the next change.
+        return set(pairs)
+
+    def observe(self, items: Sequence[Observation]) -> list[str]:
+        body = [
+            {"kind": o.kind, "fqn": o.fqn, "observation": o.observation, "value": o.value}
+            for o in items
+        ]
+        result = self.client.request_json("POST", "/api/v1/observations", json_body=body)
+        problems: list[str] = result.get("problems", [])
+        return problems
+
+    def add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]:
+        body = [
+            {"from": {"kind": a, "fqn": b}, "to": {"kind": c, "fqn": d}} for a, b, c, d in edges
+        ]
+        result = self.client.request_json("POST", "/api/v1/lineage/edges", json_body=body)
+        problems: list[str] = result.get("problems", [])
+        return problems
+
+    def soft_delete(self, kind: str, fqn: str) -> bool:
+        from lodestar.client import LodestarError
+
+        try:
+            self.client.delete(kind, fqn=fqn, recursive=True)
+            return True
+        except LodestarError as e:
+            if e.status in (404, 409):
+                return False
+            raise
+
+    def save_pipeline(self, name: str, recipe: dict[str, Any], schedule: str | None) -> None:
+        body: dict[str, Any] = {"name": name, "recipe": recipe}
+        if schedule is not None:
+            body["schedule"] = schedule
+        self.client.put(PIPELINE_KIND, body)
+
+    def set_health(self, name: str, health: str) -> None:
+        self.client.patch(PIPELINE_KIND, fqn_mod.quote(name), {"health": health})
+
+    def close(self) -> None:
+        self.client.close()

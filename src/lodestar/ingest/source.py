@@ -1,0 +1,107 @@
+"""What a connector implements: a typed config and a source that yields units of work.
+
+A unit is the smallest piece the runner commits, skips, retries or reports on its own: for a
+database, one table or view with the service, database and schema assets it needs (repeating
+parents is cheap: an unchanged upsert writes nothing).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lodestar.ingest.patterns import Filters
+from lodestar.ingest.retry import RetryPolicy
+
+T = TypeVar("T")
+
+
+class SourceConfig(BaseModel):
+    """Base for connector configs: a typo in a recipe fails loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sample_data: bool = Field(False, description="Read a few rows of each table.")
+    sample_rows: int = Field(20, ge=1, le=1000, description="Rows of sample data per table.")
+    row_counts: bool = Field(True, description="Row counts where the source keeps statistics.")
+    mark_deleted: bool = Field(
+        True, description="After a complete run, soft-delete assets the source no longer has."
+    )
+    max_deletion_ratio: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Delete nothing (and warn) when more than this share would be deleted.",
+    )
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    batch_size: int = Field(200, ge=1, le=5000, description="Units per commit.")
+
+
+@dataclass(slots=True)
+class Unit:
+    """One committed piece of work: assets in dependency order, or the error extracting it."""
+
+    key: str
+    assets: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    error: str | None = None
+    # (asset kind, asset FQN, observation kind, value): test results, row counts...
+    observations: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    # (from kind, from FQN, to kind, to FQN): data flows from -> to (dbt model dependencies...)
+    lineage: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SourceContext:
+    """What the runner hands a source: filters, options, retries, and a place for warnings."""
+
+    pipeline: str
+    filters: Filters
+    options: Options
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < 200:
+            self.warnings.append(message)
+
+    def retry(self, what: str, fn: Callable[[], T]) -> T:
+        """Run `fn`, retrying transient failures under the recipe's retry policy."""
+        return self.options.retry.run(what, fn)
+
+
+class Source(abc.ABC):
+    """A connector. Subclasses set `config_model` and implement the three methods."""
+
+    config_model: ClassVar[type[SourceConfig]]
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Connect once; raise PermanentError (bad credentials...) or TransientError."""
+
+    @abc.abstractmethod
+    def units(self) -> Iterator[Unit]:
+        """Units in a stable order (resume skips the ones already committed)."""
+
+    @abc.abstractmethod
+    def scope(self) -> list[tuple[str, str]]:
+        """(kind, FQN prefix) of the assets this source is the authority for, after filters:
+        those not seen in a complete run are soft-deleted."""
+
+    def in_scope(self, kind: str, fqn: str) -> bool:
+        """Whether an existing asset under `scope()` would pass this recipe's filters."""
+        return True
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

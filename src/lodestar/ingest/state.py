@@ -1,0 +1,115 @@
+"""Run state: which run is in progress (with a heartbeat), and what each unit last wrote.
+
+A run killed half-way leaves status `running` with a heartbeat that stops moving; the next run
+of the same pipeline takes it over and skips the units it had committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lodestar.ingest.errors import ConfigError
+from lodestar.model.records import now_us, us_to_iso
+from lodestar.store import ingest_state as q
+from lodestar.store.engine import Store
+
+STALE_AFTER_US = 60 * 1_000_000
+
+
+@dataclass(slots=True)
+class UnitState:
+    run_id: str
+    fingerprint: str | None
+    assets: list[tuple[str, str]]
+
+
+@dataclass(slots=True)
+class RunState:
+    run_id: str
+    resumed: bool
+    units: dict[str, UnitState]
+
+
+class StateStore:
+    def __init__(self, store: Store, stale_after_us: int = STALE_AFTER_US) -> None:
+        self.store = store
+        self.stale_after_us = stale_after_us
+
+    def begin(self, pipeline: str) -> RunState:
+        now = now_us()
+        with self.store.write() as conn:
+            last = q.last_run(conn, pipeline)
+            resumed = False
+            if last is not None and last["status"] == "running":
+                if now - last["heartbeat_at"] < self.stale_after_us:
+                    raise ConfigError(
+                        f"pipeline {pipeline!r} is already running (run {last['id']}, last seen "
+                        f"{us_to_iso(last['heartbeat_at'])}); wait for it to finish"
+                    )
+                if not q.claim_run(conn, last["id"], last["heartbeat_at"], now):
+                    raise ConfigError(f"pipeline {pipeline!r} was just taken over by another run")
+                run_id, resumed = str(last["id"]), True
+            else:
+                run_id = str(uuid.uuid4())
+                q.insert_run(
+                    conn,
+                    {
+                        "id": run_id,
+                        "pipeline": pipeline,
+                        "status": "running",
+                        "started_at": now,
+                        "heartbeat_at": now,
+                        "ended_at": None,
+                        "report": None,
+                    },
+                )
+            units = {
+                k: UnitState(r, fp, [(a[0], a[1]) for a in assets])
+                for k, (r, fp, assets) in q.units(conn, pipeline).items()
+            }
+        return RunState(run_id, resumed, units)
+
+    def peek(self, pipeline: str) -> RunState:
+        """The state a dry run plans against; nothing is written."""
+        with self.store.read() as conn:
+            units = {
+                k: UnitState(r, fp, [(a[0], a[1]) for a in assets])
+                for k, (r, fp, assets) in q.units(conn, pipeline).items()
+            }
+        return RunState("dry-run", False, units)
+
+    def commit(
+        self,
+        pipeline: str,
+        run_id: str,
+        written: Sequence[tuple[str, str | None, list[tuple[str, str]]]],
+        kept: Sequence[str],
+    ) -> None:
+        """Checkpoint: units written (key, fingerprint, assets) and units kept as they were."""
+        with self.store.write() as conn:
+            q.upsert_units(
+                conn,
+                pipeline,
+                [
+                    {"unit_key": k, "run_id": run_id, "fingerprint": fp, "assets": assets}
+                    for k, fp, assets in written
+                ],
+            )
+            q.touch_units(conn, pipeline, list(kept), run_id)
+            q.update_run(conn, run_id, heartbeat_at=now_us())
+
+    def forget(self, pipeline: str, keys: Sequence[str]) -> None:
+        with self.store.write() as conn:
+            q.delete_units(conn, pipeline, keys)
+
+    def finish(self, run_id: str, status: str, report: dict[str, Any]) -> None:
+        with self.store.write() as conn:
+            now = now_us()
+            q.update_run(conn, run_id, status=status, ended_at=now, heartbeat_at=now, report=report)
+
+    def recent(self, pipeline: str, limit: int = 20) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            return q.recent_runs(conn, pipeline, limit)

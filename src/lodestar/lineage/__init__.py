@@ -1,0 +1,1 @@
+"""Lineage: table- and column-level data flow between assets, with provenance."""

@@ -1,0 +1,380 @@
+"""The `lodestar` command: local commands through CliRunner on a temporary data dir, client
+commands against a real `lodestar serve` subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import Popen
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from lodestar.auth.tokens import TokenService
+from lodestar.catalog import Catalog, Key
+from lodestar.cli.main import app
+from lodestar.demo.sample import sample_assets
+from lodestar.store import migrate, open_store
+
+pytestmark = pytest.mark.slow
+
+TOKEN = re.compile(r"lds_[A-Za-z0-9_-]{20,}")
+_SETTINGS_ENV = ("LODESTAR_DATABASE_URL", "LODESTAR_CONFIG", "LODESTAR_URL", "LODESTAR_TOKEN")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in _SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LODESTAR_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+    return CliRunner().invoke(app, list(args), env=env, input=input)
+
+
+# -- local commands ------------------------------------------------------------------------
+def test_help_does_not_load_the_server_stack() -> None:
+    code = (
+        "import sys, lodestar.cli.main as m\n"
+        "heavy = [n for n in ('fastapi', 'uvicorn', 'sqlalchemy', 'httpx') if n in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "demo" in result.stdout and "token" in result.stdout
+
+
+def test_db_upgrade_and_current(data_dir: Path) -> None:
+    before = run("db", "current")
+    assert before.exit_code == 0, before.output
+    assert before.stdout.strip() == "none"
+    assert "lodestar db upgrade" in before.stderr
+
+    up = run("db", "upgrade")
+    assert up.exit_code == 0, up.output
+    assert up.stdout.strip() == migrate.head()
+    assert (data_dir / "catalog.db").is_file()
+
+    again = run("db", "upgrade")
+    assert again.stdout.strip() == migrate.head()
+    assert "up to date" in again.stderr
+    assert run("db", "current").stdout.strip() == migrate.head()
+
+
+def test_token_create_prints_only_the_token(data_dir: Path) -> None:
+    result = run("token", "create", "--role", "viewer", "--name", "ci")
+    assert result.exit_code == 0, result.output
+    assert TOKEN.fullmatch(result.stdout.strip()), repr(result.stdout)
+    assert "shown only this once" in result.stderr
+
+    store = open_store(f"sqlite:///{data_dir / 'catalog.db'}")
+    try:
+        principal = TokenService(store).resolve(result.stdout.strip())
+        assert principal is not None and (principal.name, principal.role) == ("ci", "viewer")
+
+        dup = run("token", "create", "--role", "viewer", "--name", "ci")
+        assert dup.exit_code == 1
+        assert dup.stdout == ""
+        assert "a token named 'ci' exists" in dup.stderr
+
+        bad = run("token", "create", "--role", "root", "--name", "x")
+        assert bad.exit_code == 1 and "unknown role 'root'" in bad.stderr
+
+        listed = run("token", "list", "--json")
+        assert [(t["name"], t["revoked"]) for t in json.loads(listed.stdout)] == [("ci", False)]
+
+        assert run("token", "revoke", "ci").exit_code == 0
+        assert TokenService(store).resolve(result.stdout.strip()) is None
+        assert run("token", "revoke", "ci").exit_code == 1
+    finally:
+        store.dispose()
+
+
+def test_settings_errors_are_reported(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LODESTAR_CONFIG", str(data_dir / "missing.toml"))
+    result = run("db", "current")
+    assert result.exit_code == 2
+    assert "missing.toml does not exist" in result.stderr
+
+    monkeypatch.delenv("LODESTAR_CONFIG")
+    monkeypatch.setenv("LODESTAR_DATABASE_URL", "mysql://x")
+    result = run("token", "list")
+    assert result.exit_code == 2
+    assert "postgresql+psycopg://" in result.stderr
+
+
+def _events_and_versions(directory: Path) -> tuple[int, list[int]]:
+    store = open_store(f"sqlite:///{directory / 'catalog.db'}")
+    try:
+        catalog = Catalog(store)
+        versions = [
+            catalog.get(kind, Key(fqn=body["name"])).version
+            for kind, body in sample_assets()
+            if kind in ("user", "team", "classification")
+        ]
+        return catalog.last_event(), versions
+    finally:
+        store.dispose()
+
+
+def test_demo_loads_the_sample_once(tmp_path: Path, data_dir: Path) -> None:
+    demo_dir = tmp_path / "demo-here"
+    first = run("demo", "--no-serve", "--data-dir", str(demo_dir))
+    assert first.exit_code == 0, first.output
+    total = len(sample_assets())
+    token = (demo_dir / "demo.token").read_text().strip()
+    assert token in first.stdout
+    assert "http://127.0.0.1:8585/docs" in first.stdout
+    assert f"{total} created" in first.stdout
+    assert first.stdout.count("curl ") == 2
+    events, versions = _events_and_versions(demo_dir)
+    assert events == total
+    assert set(versions) == {1}
+
+    second = run("demo", "--no-serve", "--data-dir", str(demo_dir))
+    assert second.exit_code == 0, second.output
+    assert f"{total} unchanged" in second.stdout
+    assert token in second.stdout, "the token is reused"
+    assert _events_and_versions(demo_dir) == (events, versions)
+
+    fresh = run("demo", "--no-serve", "--fresh", "--data-dir", str(demo_dir), "--host", "0.0.0.0")
+    assert fresh.exit_code == 0, fresh.output
+    assert token not in fresh.stdout
+    assert f"{total} created" in fresh.stdout
+    assert "not a loopback address" in fresh.stderr
+
+
+# -- client commands against a server ------------------------------------------------------
+@dataclass
+class Server:
+    url: str
+    token: str
+    log: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {"LODESTAR_URL": self.url, "LODESTAR_TOKEN": self.token, **extra}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _serve_process(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Popen[bytes], Path, str]]:
+    """`lodestar serve` in a subprocess, on a fresh data dir and a free port. It starts with the
+    module's first test, so its start-up overlaps the local tests that run before it is used."""
+    directory = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LODESTAR_")}
+    env["LODESTAR_DATA_DIR"] = str(directory)
+    log = directory / "serve.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lodestar.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc, directory, f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(_serve_process: tuple[Popen[bytes], Path, str]) -> Server:
+    proc, directory, url = _serve_process
+    log = directory / "serve.log"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, f"lodestar serve exited: {log.read_text()}"
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"lodestar serve did not start: {log.read_text()}"
+        time.sleep(0.1)
+    return Server(url, (directory / "admin.token").read_text().strip(), log)
+
+
+def _json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+SERVICE = {"kind": "service", "name": "wh", "category": "database", "service_type": "postgres"}
+
+
+@pytest.fixture(scope="module")
+def seeded(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Server:
+    path = tmp_path_factory.mktemp("seed") / "seed.ndjson"
+    lines = [
+        SERVICE,
+        {"kind": "database", "name": "db", "service": "wh"},
+        {"kind": "schema", "name": "raw", "database": "wh.db"},
+        *(
+            {"kind": "table", "name": f"t{i}", "schema": "wh.db.raw", "columns": []}
+            for i in range(3)
+        ),
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    statuses = _json(run("put", "-f", str(path), "--json", env=server.env()))
+    assert [s["result"] for s in statuses] == ["created"] * len(lines)
+    return server
+
+
+def test_serve_announces_the_admin_token_on_first_start(server: Server) -> None:
+    log = server.log.read_text()
+    assert "first start" in log and "admin.token" in log
+    assert f"{server.url}/docs" in log
+
+
+def test_put_single_document_and_get(seeded: Server, tmp_path: Path) -> None:
+    doc = {
+        "kind": "table",
+        "name": "orders",
+        "schema": "wh.db.raw",
+        "description": "All orders",
+        "columns": [{"name": "id", "data_type": "int"}],
+    }
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps(doc))
+    created = run("put", "-f", str(path), env=seeded.env())
+    assert created.exit_code == 0, created.output
+    assert "created table wh.db.raw.orders (version 1)" in created.stdout
+    assert "unchanged" in run("put", "-f", str(path), env=seeded.env()).stdout
+
+    got = _json(run("get", "table", "wh.db.raw.orders", "--json", env=seeded.env()))
+    assert (got["fqn"], got["description"], got["version"]) == ("wh.db.raw.orders", "All orders", 1)
+
+    # A GET result is a valid PUT body: pipe it back through stdin, changed, with --kind.
+    got["description"] = "Every order"
+    del got["kind"]
+    updated = _json(
+        run("put", "-f", "-", "--kind", "table", "--json", env=seeded.env(), input=json.dumps(got))
+    )
+    assert (updated["version"], updated["description"]) == (2, "Every order")
+
+    human = run("get", "table", "wh.db.raw.orders", env=seeded.env())
+    assert human.exit_code == 0
+    assert "Every order" in human.stdout and "int" in human.stdout
+
+    old = _json(
+        run("get", "table", "wh.db.raw.orders", "--version", "1", "--json", env=seeded.env())
+    )
+    assert old["doc"]["description"] == "All orders"
+
+    versions = _json(run("versions", "table", "wh.db.raw.orders", "--json", env=seeded.env()))
+    assert [v["version"] for v in versions] == [2, 1]
+    assert versions[0]["change_description"]["fields_updated"][0]["name"] == "description"
+    assert "~description" in run("versions", "table", "wh.db.raw.orders", env=seeded.env()).stdout
+
+
+def test_list_json_is_every_asset(seeded: Server) -> None:
+    listed = _json(run("list", "table", "--parent", "wh.db.raw", "--json", env=seeded.env()))
+    names = [a["name"] for a in listed]
+    assert {"t0", "t1", "t2"} <= set(names)
+    assert names == sorted(names)
+    limited = _json(run("list", "table", "--limit", "2", "--json", env=seeded.env()))
+    assert len(limited) == 2
+    human = run("list", "schema", env=seeded.env())
+    assert human.exit_code == 0 and "wh.db.raw" in human.stdout
+
+
+def test_bulk_with_a_bad_line_fails_and_says_which(seeded: Server, tmp_path: Path) -> None:
+    path = tmp_path / "bad.ndjson"
+    path.write_text(
+        json.dumps({"kind": "table", "name": "fine", "schema": "wh.db.raw"})
+        + "\n"
+        + json.dumps({"kind": "table", "name": "broken", "schema": "wh.db.nope"})
+        + "\n"
+    )
+    result = run("put", "-f", str(path), env=seeded.env())
+    assert result.exit_code == 1
+    assert "1 created" in result.stdout and "1 failed" in result.stdout
+    assert "line 2" in result.stderr and "wh.db.nope" in result.stderr
+    got = _json(run("get", "table", "wh.db.raw.fine", "--json", env=seeded.env()))
+    assert got["version"] == 1, "the good line is stored"
+
+    garbage = tmp_path / "garbage.ndjson"
+    garbage.write_text('{"kind": "table"}\n{nope\n')
+    result = run("put", "-f", str(garbage), env=seeded.env())
+    assert result.exit_code == 2
+    assert "line 2" in result.stderr
+
+
+def test_delete_and_restore(seeded: Server) -> None:
+    deleted = _json(run("delete", "table", "wh.db.raw.t2", "--json", env=seeded.env()))
+    assert deleted["deleted"] is True
+    restored = _json(run("restore", "table", "wh.db.raw.t2", "--json", env=seeded.env()))
+    assert restored["deleted"] is False
+    blocked = run("delete", "schema", "wh.db.raw", env=seeded.env())
+    assert blocked.exit_code == 1 and "recursive" in blocked.stderr
+
+
+def test_events_json_and_follow(seeded: Server) -> None:
+    page = _json(run("events", "--kind", "schema", "--json", env=seeded.env()))
+    assert [(e["event_type"], e["fqn"]) for e in page["data"]] == [("entity_created", "wh.db.raw")]
+    assert page["paging"]["after"] == page["data"][-1]["cursor"]
+
+    followed = run(
+        "events", "--follow", "--limit", "3", "--poll", "0.05", "--json", env=seeded.env()
+    )
+    assert followed.exit_code == 0, followed.output
+    lines = [json.loads(line) for line in followed.stdout.splitlines()]
+    assert [e["seq"] for e in lines] == [1, 2, 3]
+    assert lines[0]["fqn"] == "wh"
+
+
+def test_errors_exit_non_zero_with_the_problem_detail(seeded: Server) -> None:
+    missing = run("get", "table", "wh.db.raw.missing", env=seeded.env())
+    assert missing.exit_code == 1
+    assert missing.stdout == ""
+    assert missing.stderr.strip() == "error: no table wh.db.raw.missing (404 Not found)"
+
+    no_token = run("get", "table", "wh.db.raw.t0", env={"LODESTAR_URL": seeded.url})
+    assert no_token.exit_code == 1 and "needs a token" in no_token.stderr
+
+    bad_kind = run("list", "tabel", env=seeded.env())
+    assert bad_kind.exit_code == 2 and "no asset kind 'tabel'" in bad_kind.stderr
+
+    no_kind = run("put", "-f", "-", env=seeded.env(), input='{"name": "x"}')
+    assert no_kind.exit_code == 2 and 'no "kind"' in no_kind.stderr
+
+    usage = run("get", "table", env=seeded.env())
+    assert usage.exit_code == 2
+
+
+def test_unreachable_server(data_dir: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    result = run("list", "table", "--url", url)
+    assert result.exit_code == 1
+    assert f"not reachable at {url}" in result.stderr
+    assert "lodestar serve" in result.stderr
