@@ -201,8 +201,8 @@ class Planner:
         for line in lines:
             if (line.kind.name, line.fqn) not in self.current:
                 by_kind.setdefault(line.kind.name, []).append(line.fqn)
-        for kind, fqns in by_kind.items():
-            for fqn, asset in q.get_many_by_fqn(self.conn, kind, fqns).items():
+        for kind, fqns in sorted(by_kind.items()):
+            for fqn, asset in q.get_many_by_fqn(self.conn, kind, fqns, for_update=True).items():
                 self.current[(kind, fqn)] = asset
                 self.known[(kind, fqn)] = (asset.id, asset.deleted)
 

@@ -60,11 +60,19 @@ def get_by_fqn(conn: Connection, kind: str, fqn: str, *, for_update: bool = Fals
     return _asset(row) if row else None
 
 
-def get_many_by_fqn(conn: Connection, kind: str, fqns: Sequence[str]) -> dict[str, Asset]:
+def get_many_by_fqn(
+    conn: Connection, kind: str, fqns: Sequence[str], *, for_update: bool = False
+) -> dict[str, Asset]:
+    """Assets by FQN; with `for_update`, row-locked in FQN order (PostgreSQL), so concurrent
+    writers of the same assets queue instead of planning from the same version, and two
+    bulk writes lock in the same order and cannot deadlock."""
     out: dict[str, Asset] = {}
-    for i in range(0, len(fqns), 500):
-        chunk = fqns[i : i + 500]
+    ordered = sorted(set(fqns))
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
         q = sa.select(*_COLS).where(assets.c.kind == kind, assets.c.fqn.in_(chunk))
+        if for_update:
+            q = q.order_by(assets.c.fqn).with_for_update()
         for row in conn.execute(q):
             a = _asset(row)
             out[a.fqn] = a

@@ -1,0 +1,116 @@
+"""Migrations build exactly the schema the code declares, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from lodestar.auth.principal import Principal
+from lodestar.catalog import Catalog, Key, WriteContext
+from lodestar.store import open_store
+from lodestar.store.migrate import current, head
+from lodestar.store.tables import metadata
+
+
+def _diffs(engine: sa.Engine, target: sa.MetaData) -> list[Any]:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(ctx, target))
+
+
+def test_migrated_empty_database_matches_the_declared_tables(empty_db_url: str) -> None:
+    bare = open_store(empty_db_url, migrate=False)
+    try:
+        assert sa.inspect(bare.engine).get_table_names() == []
+        assert current(bare.engine) is None
+    finally:
+        bare.dispose()
+    store = open_store(empty_db_url)
+    try:
+        assert current(store.engine) == head()
+        assert _diffs(store.engine, metadata) == []
+        names = set(sa.inspect(store.engine).get_table_names())
+        assert set(metadata.tables) <= names
+        assert names - set(metadata.tables) == {"alembic_version"}
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, seq FROM event_clock")).all()
+        assert [tuple(r) for r in rows] == [(1, 0)]
+    finally:
+        store.dispose()
+
+
+def test_the_comparison_notices_a_schema_the_migrations_do_not_build(empty_db_url: str) -> None:
+    """Guard for the test above: a declared column the database lacks is reported."""
+    store = open_store(empty_db_url)
+    try:
+        drifted = sa.MetaData()
+        for table in metadata.tables.values():
+            table.to_metadata(drifted)
+        drifted.tables["assets"].append_column(sa.Column("extra", sa.Integer, nullable=True))
+        diffs = _diffs(store.engine, drifted)
+        assert [(d[0], d[3].name) for d in diffs] == [("add_column", "extra")]
+    finally:
+        store.dispose()
+
+
+def test_open_store_twice_is_harmless(empty_db_url: str) -> None:
+    ctx = WriteContext.for_principal(Principal("alice", "admin"))
+    first = open_store(empty_db_url)
+    try:
+        Catalog(first).upsert(
+            "service", {"name": "wh", "category": "database", "service_type": "postgres"}, ctx
+        )
+    finally:
+        first.dispose()
+    second = open_store(empty_db_url)
+    try:
+        assert current(second.engine) == head()
+        assert _diffs(second.engine, metadata) == []
+        cat = Catalog(second)
+        svc = cat.get("service", Key(fqn="wh"))
+        assert svc.version == 1
+        assert [e.seq for e in cat.events()] == [1]
+        assert cat.last_event() == 1
+    finally:
+        second.dispose()
+
+
+def test_sqlite_start_up_waits_for_a_concurrent_writer(tmp_path: Path) -> None:
+    """Two processes starting on one fresh SQLite file: the second waits, it does not crash."""
+    path = tmp_path / "lodestar.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("BEGIN IMMEDIATE")  # another process is writing (e.g. migrating)
+        other.execute("CREATE TABLE other_writer (x INTEGER)")
+        result: list[BaseException | None] = []
+
+        def start() -> None:
+            try:
+                open_store(f"sqlite:///{path}").dispose()
+                result.append(None)
+            except BaseException as e:
+                result.append(e)
+
+        starter = threading.Thread(target=start)
+        starter.start()
+        time.sleep(0.5)
+        other.execute("COMMIT")
+        starter.join(30)
+    finally:
+        other.close()
+    assert result == [None]
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert current(store.engine) == head()
+    finally:
+        store.dispose()
