@@ -23,11 +23,11 @@ CURATED = frozenset(
     }
 )
 CURATED_ITEM = frozenset({"description", "display_name", "tags", "glossary_terms"})
-_EMPTY: tuple[Any, ...] = (None, [], {}, "")
 
 
 def _empty(v: Any) -> bool:
-    return any(v is e or v == e for e in _EMPTY) and not isinstance(v, bool)
+    """None, "", [] or {}: a field that holds nothing (False and 0 are values)."""
+    return v is None or (not v and isinstance(v, str | list | dict))
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -40,8 +40,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         o, n = old.get(key), new.get(key)
         if o == n or (_empty(o) and _empty(n)):
             continue
-        if key in NAMED_LISTS and isinstance(o or [], list) and isinstance(n or [], list):
-            _diff_named(key, NAMED_LISTS[key], o or [], n or [], added, updated, deleted, breaking)
+        if key in NAMED_LISTS and isinstance(o, list) and isinstance(n, list):
+            _diff_named(key, NAMED_LISTS[key], o, n, added, updated, deleted, breaking)
         elif _empty(o):
             added.append({"name": key, "new": n})
         elif _empty(n):
@@ -97,14 +97,27 @@ def is_empty_change(change: dict[str, Any]) -> bool:
     return not (change["fields_added"] or change["fields_updated"] or change["fields_deleted"])
 
 
-def touched_paths(change: dict[str, Any]) -> list[str]:
-    """Field paths the change set, including the curated fields inside added list items."""
+def touched_paths(change: dict[str, Any], expand: bool) -> list[str]:
+    """Field paths the change set. With `expand`, also the curated fields inside each list item
+    it added (a column a person adds carries that person's description and tags)."""
     paths: list[str] = []
     for entry in change["fields_added"]:
-        paths.append(entry["name"])
+        name = entry["name"]
+        paths.append(name)
+        if not expand:
+            continue
+        head = name.split(".", 1)[0]
+        if head not in NAMED_LISTS:
+            continue
         new = entry["new"]
-        if isinstance(new, dict) and entry["name"].split(".", 1)[0] in NAMED_LISTS:
-            paths.extend(f"{entry['name']}.{f}" for f in CURATED_ITEM if not _empty(new.get(f)))
+        items = new if isinstance(new, list) and name == head else [new]
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            base = name if name != head else f"{head}.{quote(item[NAMED_LISTS[head]])}"
+            if base != name:
+                paths.append(base)
+            paths.extend(f"{base}.{f}" for f in CURATED_ITEM if not _empty(item.get(f)))
     paths.extend(e["name"] for e in change["fields_updated"])
     paths.extend(e["name"] for e in change["fields_deleted"])
     return paths
@@ -115,7 +128,7 @@ def record_provenance(
 ) -> dict[str, Any]:
     out = dict(provenance)
     stamp = {"origin": origin, "actor": actor, "at": ts}
-    for path in touched_paths(change):
+    for path in touched_paths(change, expand=origin.startswith("person")):
         out[path] = stamp
     return out
 
@@ -154,4 +167,61 @@ def keep_person_edits(
                             item.pop(field, None)
             items.append(item)
         out[key] = items
+    return out
+
+
+def _owner(provenance: dict[str, Any], path: str) -> str | None:
+    """The origin that last set `path`, or the closest enclosing path that was recorded."""
+    while True:
+        p = provenance.get(path)
+        if isinstance(p, dict):
+            return str(p.get("origin", ""))
+        if "." not in path:
+            return None
+        path = path.rsplit(".", 1)[0]
+
+
+def keep_other_origins(
+    old: dict[str, Any], new: dict[str, Any], provenance: dict[str, Any], origin: str
+) -> dict[str, Any]:
+    """For an automated writer: enrich, never erase. A field or list item that another origin
+    set and this body leaves out or empty is kept, so a database connector and dbt can both
+    describe the same table (the last one to write a value still wins that value)."""
+
+    def others(path: str) -> bool:
+        return _owner(provenance, path) != origin
+
+    out = dict(new)
+    for key, value in old.items():
+        if key in NAMED_LISTS:
+            continue
+        if _empty(out.get(key)) and not _empty(value) and others(key):
+            out[key] = value
+    for key, id_field in NAMED_LISTS.items():
+        olds = old.get(key)
+        if not isinstance(olds, list) or not olds:
+            continue
+        news = out.get(key) if isinstance(out.get(key), list) else []
+        by_name = {item[id_field]: item for item in olds}
+        merged: list[dict[str, Any]] = []
+        present = set()
+        for item in news or []:
+            name = item[id_field]
+            present.add(name)
+            prev = by_name.get(name)
+            if prev is not None:
+                base = f"{key}.{quote(name)}"
+                fill = {
+                    f: v
+                    for f, v in prev.items()
+                    if _empty(item.get(f)) and not _empty(v) and others(f"{base}.{f}")
+                }
+                if fill:
+                    item = {**item, **fill}
+            merged.append(item)
+        for item in olds:
+            name = item[id_field]
+            if name not in present and others(f"{key}.{quote(name)}"):
+                merged.append(item)
+        out[key] = merged
     return out

@@ -308,6 +308,9 @@ class Planner:
         doc, ref_uses = line.doc, line.refs
         if existing is not None and self.ctx.keep_person_edits:
             doc = changes.keep_person_edits(existing.doc, doc, existing.provenance)
+            doc = changes.keep_other_origins(
+                existing.doc, doc, existing.provenance, str(self.ctx.origin)
+            )
             if doc != line.doc:
                 ref_uses = list(line.kind.model.model_validate(doc).references())
         parent_id, refs = self._resolve(line, ref_uses)

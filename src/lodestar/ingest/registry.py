@@ -46,6 +46,11 @@ def load(name: str) -> type[Source]:
     try:
         cls = ep.load()
     except ImportError as e:
+        if (e.name or "").startswith("lodestar"):
+            raise ConfigError(
+                f"the {name} connector's module {ep.value!r} cannot be imported ({e}); "
+                "reinstall lodestar"
+            ) from None
         raise ConfigError(
             f"the {name} connector needs a package that is not installed ({e.name or e}): "
             f"run {_install_hint(ep)}"

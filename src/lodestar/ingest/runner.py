@@ -40,7 +40,7 @@ def _digest(value: Any) -> str:
 
 
 def fingerprint(unit: Unit) -> str:
-    return _digest([unit.assets, unit.lineage])
+    return _digest([unit.assets, unit.lineage, unit.observations])
 
 
 def open_source(recipe: Recipe, ctx: SourceContext) -> Source:
@@ -141,11 +141,12 @@ class _Run:
                 self.units_now[key] = UnitState(self.run.run_id, st.fingerprint, st.assets)
 
         if not self.dry_run:
-            failed = {u.key for u in to_send} - {w[0] for w in written}
+            # Observations of a skipped unit are the ones already recorded: only new facts go in.
+            ok = {w[0] for w in written}
             obs = [
                 Observation(kind, fqn, name, value)
-                for u in batch
-                if u.key not in failed
+                for u in to_send
+                if u.key in ok
                 for kind, fqn, name, value in u.observations
             ]
             if obs:
@@ -161,7 +162,9 @@ class _Run:
         if self.progress is not None:
             self.progress(self.report)
 
-    def remove_stale(self) -> None:
+    def remove_stale(
+        self, scope: list[tuple[str, str]], in_scope: Callable[[str, str], bool]
+    ) -> None:
         opts = self.recipe.options
         current = {k for k, st in self.units_now.items() if st.run_id == self.run.run_id}
         stale_keys = [k for k in self.run.units if k not in current]
@@ -178,8 +181,12 @@ class _Run:
                 "options.max_deletion_ratio for one run."
             )
             return
+        def owned(kind: str, fqn: str) -> bool:
+            under = any(fqn == p or fqn.startswith(p + ".") for _k, p in scope)
+            return kind != "service" and under and in_scope(kind, fqn)
+
         order = sorted(
-            (a for a in stale if a[0] != "service"),
+            (a for a in stale if owned(*a)),
             key=lambda a: (-len(fqn_mod.split(a[1])), a[1]),
         )
         if self.dry_run:
@@ -212,6 +219,7 @@ def run_pipeline(
     r = _Run(recipe, sink, state, report, run, dry_run, progress)
     complete = False
     source: Source | None = None
+    scope: list[tuple[str, str]] = []
     try:
         source = open_source(recipe, ctx)
         recipe.options.retry.run(f"connect to the {recipe.source.type} source", source.check)
@@ -236,6 +244,7 @@ def run_pipeline(
                 r.flush(batch)
                 batch = []
         r.flush(batch)
+        scope = source.scope()  # while the source is still open
         complete = True
     except (IngestError, CatalogError) as e:
         report.fail(str(e))
@@ -253,7 +262,8 @@ def run_pipeline(
         )
     elif complete and recipe.options.mark_deleted:
         try:
-            r.remove_stale()
+            assert source is not None
+            r.remove_stale(scope, source.in_scope)
         except (IngestError, CatalogError) as e:
             report.fail(f"stale removal: {e}")
             complete = False

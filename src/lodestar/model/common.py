@@ -123,6 +123,8 @@ class AssetSpec(Strict):
     @field_validator("tags", "glossary_terms")
     @classmethod
     def _fqns(cls, v: list[str]) -> list[str]:
+        if not v:
+            return v
         out: list[str] = []
         for item in v:
             try:

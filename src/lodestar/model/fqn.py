@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import re
+
 MAX_PART_LENGTH = 256
 MAX_FQN_LENGTH = 2048
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class FQNError(ValueError):
@@ -18,11 +21,10 @@ def check_part(part: str) -> str:
         raise FQNError("a name must not be empty")
     if len(part) > MAX_PART_LENGTH:
         raise FQNError(f"a name must be at most {MAX_PART_LENGTH} characters")
-    if part != part.strip():
+    if part[0].isspace() or part[-1].isspace():
         raise FQNError("a name must not start or end with white space")
-    for ch in part:
-        if ord(ch) < 0x20 or ord(ch) == 0x7F:
-            raise FQNError("a name must not contain control characters")
+    if _CONTROL.search(part):
+        raise FQNError("a name must not contain control characters")
     return part
 
 

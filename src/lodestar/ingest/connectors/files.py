@@ -164,7 +164,8 @@ class FilesSource(Source):
                 missing = [a for a in folder_assets if _container_fqn(a[1]) not in emitted]
                 if missing:
                     emitted.update(_container_fqn(a[1]) for a in missing)
-                    yield Unit(f"{key}/", assets=[self._service_asset(), *folder_assets])
+                    folder_key = self._relative(found.folders[-1][1]) + "/"
+                    yield Unit(folder_key, assets=[self._service_asset(), *folder_assets])
                 continue
             try:
                 unit = self._dataset_unit(key, found, folder_assets)

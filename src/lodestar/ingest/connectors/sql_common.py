@@ -147,6 +147,7 @@ class TableMeta:
     constraints: list[ConstraintMeta] = field(default_factory=list)
     view_sql: str | None = None
     row_count: int | None = None
+    error: str | None = None  # this table alone could not be read
 
 
 @dataclass(slots=True)
@@ -467,6 +468,8 @@ class SQLSource(Source):
             key = fqn_mod.join([self.service, database, schema, table.name])
         except fqn_mod.FQNError as e:
             return Unit(f"{s_fqn}.{table.name!r}", error=f"table {table.name!r}: {e}")
+        if table.error is not None:
+            return Unit(key, error=f"{key}: {table.error}")
         # The body is validated once, by the catalog; a bad line fails its unit there.
         try:
             body = self.table_body(database, s_fqn, table)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import Field, field_validator
@@ -63,6 +63,10 @@ _COLUMNS = sa.text(
     'SELECT m.name, p.cid, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden '
     f"FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p WHERE {_USER_OBJECTS} "
     "ORDER BY m.name, p.cid"
+)
+_TABLE_COLUMNS = sa.text(
+    'SELECT :t, p.cid, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden '
+    "FROM pragma_table_xinfo(:t) p ORDER BY p.cid"
 )
 _UNIQUES = sa.text(
     "SELECT m.name, il.name, ii.seqno, ii.name "
@@ -122,6 +126,22 @@ class SQLiteSource(SQLSource):
     def read_database(self, conn: Connection, database: str) -> DatabaseMeta:
         return DatabaseMeta(None, [SchemaMeta(SCHEMA)])
 
+    def _columns(self, conn: Connection, tables: dict[str, TableMeta]) -> list[Any]:
+        """All columns in one query; when that fails (a view over a dropped table makes
+        pragma_table_xinfo raise), table by table, so only the broken ones fail."""
+        try:
+            with conn.begin_nested():
+                return fetch(conn, _COLUMNS)
+        except sa.exc.OperationalError:
+            rows: list[Any] = []
+            for name, table in tables.items():
+                try:
+                    with conn.begin_nested():
+                        rows.extend(fetch(conn, _TABLE_COLUMNS, t=name))
+                except sa.exc.OperationalError as e:
+                    table.error = str(e.orig).strip().splitlines()[0]
+            return rows
+
     def read_schema(self, conn: Connection, database: str, schema: str) -> list[TableMeta]:
         tables: dict[str, TableMeta] = {}
         for name, kind, sql in fetch(conn, _TABLES):
@@ -130,7 +150,7 @@ class SQLiteSource(SQLSource):
                 name=name, table_type="view" if view else "table", view_sql=sql if view else None
             )
         primary: defaultdict[str, list[tuple[int, str]]] = defaultdict(list)
-        for tname, _cid, name, dtype, notnull, default, pk, hidden in fetch(conn, _COLUMNS):
+        for tname, _cid, name, dtype, notnull, default, pk, hidden in self._columns(conn, tables):
             table = tables.get(tname)
             if table is None or hidden == 1:  # hidden columns of virtual tables
                 continue

@@ -44,6 +44,8 @@ class Column(Strict):
     @field_validator("tags", "glossary_terms")
     @classmethod
     def _fqns(cls, v: list[str]) -> list[str]:
+        if not v:
+            return v
         try:
             return list(dict.fromkeys(fqn_mod.normalize(x) for x in v))
         except fqn_mod.FQNError as e:
@@ -98,7 +100,7 @@ class Table(AssetSpec):
                 raise ValueError(f"column {col.name!r} appears twice")
             seen.add(col.name)
             if col.ordinal is None:
-                col.ordinal = i + 1
+                col.__dict__["ordinal"] = i + 1  # skips pydantic's slow __setattr__
         for c in self.constraints:
             missing = [name for name in c.columns if name not in seen]
             if missing:
