@@ -93,11 +93,23 @@ def _diff_named(
                 breaking.append(f"column {name!r} type changed from {o} to {n}")
 
 
+def creation(doc: dict[str, Any]) -> dict[str, Any]:
+    """The change description of version 1: the fields it set (their values are the doc)."""
+    return {
+        "fields_added": [{"name": k} for k in sorted(doc) if not _empty(doc[k])],
+        "fields_updated": [],
+        "fields_deleted": [],
+        "breaking": [],
+    }
+
+
 def is_empty_change(change: dict[str, Any]) -> bool:
     return not (change["fields_added"] or change["fields_updated"] or change["fields_deleted"])
 
 
-def touched_paths(change: dict[str, Any], expand: bool) -> list[str]:
+def touched_paths(
+    change: dict[str, Any], expand: bool, doc: dict[str, Any] | None = None
+) -> list[str]:
     """Field paths the change set. With `expand`, also the curated fields inside each list item
     it added (a column a person adds carries that person's description and tags)."""
     paths: list[str] = []
@@ -109,7 +121,7 @@ def touched_paths(change: dict[str, Any], expand: bool) -> list[str]:
         head = name.split(".", 1)[0]
         if head not in NAMED_LISTS:
             continue
-        new = entry["new"]
+        new = entry.get("new", doc.get(head) if doc is not None else None)
         items = new if isinstance(new, list) and name == head else [new]
         for item in items:
             if not isinstance(item, dict):
@@ -124,11 +136,16 @@ def touched_paths(change: dict[str, Any], expand: bool) -> list[str]:
 
 
 def record_provenance(
-    provenance: dict[str, Any], change: dict[str, Any], origin: str, actor: str, ts: int
+    provenance: dict[str, Any],
+    change: dict[str, Any],
+    origin: str,
+    actor: str,
+    ts: int,
+    doc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     out = dict(provenance)
     stamp = {"origin": origin, "actor": actor, "at": ts}
-    for path in touched_paths(change, expand=origin.startswith("person")):
+    for path in touched_paths(change, expand=origin.startswith("person"), doc=doc):
         out[path] = stamp
     return out
 
@@ -142,13 +159,19 @@ def keep_person_edits(
     old: dict[str, Any], new: dict[str, Any], provenance: dict[str, Any]
 ) -> dict[str, Any]:
     """`new` with every curated field a person set in `old` put back to the person's value."""
+    mine = [p for p in provenance if _by_person(provenance, p)]
+    if not mine:
+        return new
     out = dict(new)
     for field in CURATED:
-        if _by_person(provenance, field):
+        if field in mine:
             if field in old:
                 out[field] = old[field]
             else:
                 out.pop(field, None)
+    item_paths = [p for p in mine if p.split(".", 1)[0] in NAMED_LISTS and p.count(".") >= 2]
+    if not item_paths:
+        return out
     for key, id_field in NAMED_LISTS.items():
         if key not in out or key not in old:
             continue
@@ -159,7 +182,9 @@ def keep_person_edits(
             if prev is not None:
                 base = f"{key}.{quote(item[id_field])}"
                 for field in CURATED_ITEM:
-                    if _by_person(provenance, f"{base}.{field}"):
+                    if f"{base}.{field}" in provenance and _by_person(
+                        provenance, f"{base}.{field}"
+                    ):
                         item = dict(item)
                         if field in prev:
                             item[field] = prev[field]
@@ -187,6 +212,11 @@ def keep_other_origins(
     """For an automated writer: enrich, never erase. A field or list item that another origin
     set and this body leaves out or empty is kept, so a database connector and dbt can both
     describe the same table (the last one to write a value still wins that value)."""
+
+    if provenance and all(
+        isinstance(p, dict) and p.get("origin") == origin for p in provenance.values()
+    ):
+        return new  # this writer set everything there is: nothing of anyone else's to keep
 
     def others(path: str) -> bool:
         return _owner(provenance, path) != origin

@@ -95,7 +95,13 @@ class _Line:
 
 
 def _pydantic_errors(e: ValidationError) -> list[dict[str, Any]]:
-    return [{"loc": list(err["loc"]), "msg": err["msg"]} for err in e.errors(include_input=False)]
+    return [
+        {
+            "loc": list(err["loc"]),
+            "msg": fqn_mod.NAME_RULE if err["type"] == "string_pattern_mismatch" else err["msg"],
+        }
+        for err in e.errors(include_input=False)
+    ]
 
 
 def validate_body(kind: KindSpec, body: Any) -> AssetSpec:
@@ -324,7 +330,7 @@ class Planner:
         )
         origin = str(self.ctx.origin)
         if existing is None:
-            change = changes.diff({}, doc)
+            change = changes.creation(doc)
             asset = Asset(
                 id=str(uuid.uuid4()),
                 kind=line.kind.name,
@@ -333,7 +339,9 @@ class Planner:
                 parent_id=parent_id,
                 version=1,
                 doc=doc,
-                provenance=changes.record_provenance({}, change, origin, self.ctx.actor, self.now),
+                provenance=changes.record_provenance(
+                    {}, change, origin, self.ctx.actor, self.now, doc
+                ),
                 deleted=False,
                 created_at=self.now,
                 updated_at=self.now,

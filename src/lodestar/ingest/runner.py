@@ -181,6 +181,7 @@ class _Run:
                 "options.max_deletion_ratio for one run."
             )
             return
+
         def owned(kind: str, fqn: str) -> bool:
             under = any(fqn == p or fqn.startswith(p + ".") for _k, p in scope)
             return kind != "service" and under and in_scope(kind, fqn)

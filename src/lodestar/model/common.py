@@ -92,9 +92,12 @@ class RefUse:
 class AssetSpec(Strict):
     """What a client may set on any asset. Kind modules extend it."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=fqn_mod.MAX_PART_LENGTH)] = (
-        Field(description="The asset's own name: the last part of its FQN.")
-    )
+    name: Annotated[
+        str,
+        StringConstraints(
+            min_length=1, max_length=fqn_mod.MAX_PART_LENGTH, pattern=fqn_mod.NAME_PATTERN
+        ),
+    ] = Field(description="The asset's own name: the last part of its FQN.")
     display_name: ShortText | None = None
     description: Markdown | None = Field(None, description="Documentation, in Markdown.")
     owners: list[OwnerRef] = Field(default_factory=list, max_length=64)
@@ -111,14 +114,6 @@ class AssetSpec(Strict):
         default_factory=dict,
         description="Values of the custom properties defined for this kind.",
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        try:
-            return fqn_mod.check_part(v)
-        except fqn_mod.FQNError as e:
-            raise ValueError(str(e)) from None
 
     @field_validator("tags", "glossary_terms")
     @classmethod

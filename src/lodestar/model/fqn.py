@@ -10,6 +10,10 @@ import re
 MAX_PART_LENGTH = 256
 MAX_FQN_LENGTH = 2048
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The same rule as check_part, for pydantic to check in Rust (names are validated by the
+# hundred thousand in bulk ingests): no control characters, no white space at either end.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$"
+NAME_RULE = "a name must not be empty, contain control characters or start or end with white space"
 
 
 class FQNError(ValueError):

@@ -21,7 +21,12 @@ ColumnConstraint = Literal["primary_key", "unique", "not_null"]
 
 
 class Column(Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=fqn_mod.MAX_PART_LENGTH)]
+    name: Annotated[
+        str,
+        StringConstraints(
+            min_length=1, max_length=fqn_mod.MAX_PART_LENGTH, pattern=fqn_mod.NAME_PATTERN
+        ),
+    ]
     data_type: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
         description="The type as the source spells it: `varchar(255)`, `numeric(12,2)`, ..."
     )
@@ -32,14 +37,6 @@ class Column(Strict):
     constraint: ColumnConstraint | None = None
     tags: list[FQNText] = Field(default_factory=list, max_length=64)
     glossary_terms: list[FQNText] = Field(default_factory=list, max_length=64)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        try:
-            return fqn_mod.check_part(v)
-        except fqn_mod.FQNError as e:
-            raise ValueError(str(e)) from None
 
     @field_validator("tags", "glossary_terms")
     @classmethod
