@@ -15,10 +15,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    monkeypatch.delenv("LODESTAR_DATABASE_URL", raising=False)  # the file in data_dir, always
     settings = Settings(data_dir=tmp_path / "data")
     store = open_store(settings.effective_database_url)
     try:
@@ -118,6 +120,10 @@ CREATE TABLE products (sku TEXT PRIMARY KEY, price NUMERIC(10,2));
 CREATE TABLE stock (sku TEXT REFERENCES products (sku), qty INT);
 """
 SHOP_TABLES = ["customers", "orders", "products", "stock"]
+# SQLite lets a table a view reads be dropped; reading the view's columns then fails.
+BROKEN_VIEW = (
+    "CREATE TABLE gone (x INT); CREATE VIEW broken AS SELECT x FROM gone; DROP TABLE gone;"
+)
 
 
 def free_port() -> int:
@@ -155,11 +161,8 @@ class PgSource:
             "username": self.role,
             "database": self.database,
         }
-        return parse_recipe(
-            {"pipeline": pipeline, "source": {"type": "postgres", "config": config}} | {
-                "options": options
-            }
-        )
+        source = {"type": "postgres", "config": config}
+        return parse_recipe({"pipeline": pipeline, "source": source, "options": options})
 
     def table(self, schema: str, name: str) -> str:
         return fqn.join(["pg", self.database, schema, name])
@@ -232,10 +235,7 @@ def test_isolation_a_table_that_fails_to_extract_is_reported_and_the_rest_comple
 def test_isolation_a_broken_sqlite_view_fails_alone(env: Env) -> None:
     """SQLite lets a table a view reads from be dropped; reading that view's columns then fails.
     That one view must be reported, and every other table of the schema still ingested."""
-    path = sqlite_db(
-        env.tmp / "shop.sqlite",
-        SHOP + "CREATE TABLE gone (x INT); CREATE VIEW broken AS SELECT x FROM gone; DROP TABLE gone;",
-    )
+    path = sqlite_db(env.tmp / "shop.sqlite", SHOP + BROKEN_VIEW)
 
     report = env.run(sqlite_recipe(path))
 
@@ -349,6 +349,122 @@ def test_retries_a_closed_port_then_gives_up() -> None:
 
 
 @pytest.mark.postgres
+def test_retries_a_role_at_its_connection_limit(pg_source: PgSource) -> None:
+    """`too many connections for role "x"` clears when another session of the role ends."""
+    with pg_source.server.admin() as conn:
+        conn.execute(f'ALTER ROLE "{pg_source.role}" CONNECTION LIMIT 1')
+    url = pg_source.server.url.set(
+        drivername="postgresql", username=pg_source.role, database=pg_source.database
+    ).render_as_string(hide_password=False)
+    other = psycopg.connect(url)  # another job of the same role holds the only slot
+    calls: list[int] = []
+
+    def connect() -> str:
+        calls.append(1)
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            return str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+
+    def sleep(_seconds: float) -> None:
+        other.close()  # ...and finishes while we wait
+
+    try:
+        with pytest.raises(psycopg.OperationalError, match="too many connections for role"):
+            connect()
+        calls.clear()
+        assert RetryPolicy(attempts=3, base_delay=0.01).run("connect", connect, sleep) == (
+            pg_source.role
+        )
+        assert len(calls) == 2
+    finally:
+        other.close()
+
+
+@pytest.mark.postgres
+def test_a_dropped_connection_is_retried_on_a_new_one(pg_source: PgSource) -> None:
+    from lodestar.ingest.connectors.postgres import PostgresSource
+    from lodestar.ingest.source import Options, SourceContext
+
+    with pg_source.connect() as conn:
+        conn.execute("CREATE SCHEMA s; CREATE TABLE s.a (x int); CREATE TABLE s.b (y int)")
+    recipe = pg_source.recipe("pg-drop")
+    ctx = SourceContext("pg-drop", recipe.filters, Options(retry=RetryPolicy(**FAST_RETRY)))
+    source = PostgresSource(PostgresSource.config_model.model_validate(recipe.source.config), ctx)
+    try:
+        source.check()  # leaves an open connection in the source's pool
+        with pg_source.server.admin() as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND usename = %s",
+                (pg_source.database, pg_source.role),
+            ).fetchone()
+        assert killed == (1,)
+        units = list(source.units())
+    finally:
+        source.close()
+    assert [u.error for u in units] == [None] * len(units)
+    tables = [u.key for u in units if u.assets and u.assets[-1][0] == "table"]
+    assert tables == [pg_source.table("s", t) for t in ("a", "b")]
+
+
+@contextmanager
+def hold_lock(pg: PgSource, table: str, seconds: float) -> Iterator[None]:
+    """Another session holds an ACCESS EXCLUSIVE lock on `table` for `seconds` at most."""
+    conn = pg.connect()
+    conn.autocommit = False
+    conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    timer = threading.Timer(seconds, conn.rollback)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        conn.rollback()
+        conn.close()
+
+
+@pytest.mark.postgres
+def test_lock_waits_are_retried_and_bounded(pg_source: PgSource, env: Env) -> None:
+    """The role's lock_timeout turns a lock wait into an error; it is retried, and a lock held
+    for longer than the retries fails that table alone."""
+    with pg_source.connect() as conn:
+        conn.execute(
+            "CREATE SCHEMA s; CREATE TABLE s.busy (x int); CREATE TABLE s.calm (y int);"
+            "INSERT INTO s.busy VALUES (1)"
+        )
+        conn.execute(f'GRANT USAGE ON SCHEMA s TO "{pg_source.role}"')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA s TO "{pg_source.role}"')
+    with pg_source.server.admin() as conn:
+        conn.execute(f"ALTER ROLE \"{pg_source.role}\" SET lock_timeout = '300ms'")
+    busy = pg_source.table("s", "busy")
+
+    with hold_lock(pg_source, "s.busy", seconds=20):
+        report = env.run(
+            pg_source.recipe("pg-lock", sample_data=True, retry={"attempts": 2, "base_delay": 0.1})
+        )
+    assert report.status == "partial"
+    assert report.duration < 5
+    (failure,) = report.failures
+    assert busy in failure and "still failing after 2 tries" in failure
+    assert "lock timeout" in failure
+    assert env.live_tables() == [pg_source.table("s", "calm")]
+
+    # a lock released while the run retries: the table is read on a later try
+    started = time.monotonic()
+    with hold_lock(pg_source, "s.busy", seconds=1.0):
+        report = env.run(
+            pg_source.recipe(
+                "pg-lock",
+                sample_data=True,
+                retry={"attempts": 8, "base_delay": 0.2, "max_delay": 0.4},
+            )
+        )
+    assert report.status == "success", report.failures
+    assert time.monotonic() - started > 1.0
+    assert env.catalog.get("table", Key(fqn=busy)).doc["sample_data"]["rows"] == [[1]]
+
+
+@pytest.mark.postgres
 def test_permanent_errors_fail_fast_with_a_clear_message(pg_server: Any) -> None:
     missing = f"no_such_db_{uuid.uuid4().hex[:8]}"
     url = pg_server.url.set(drivername="postgresql", database=missing)
@@ -454,7 +570,7 @@ def test_resume_a_run_killed_half_way_continues_from_its_last_committed_unit(env
     raw = {
         "pipeline": "big",
         "source": {"type": "sqlite", "config": {"path": str(path), "service": SERVICE}},
-        "options": {"batch_size": 5, "retry": FAST_RETRY},
+        "options": {"batch_size": 10, "retry": FAST_RETRY},
     }
     catalog_db = env.settings.data_dir / "catalog.db"
     proc = subprocess.Popen(
@@ -464,7 +580,7 @@ def test_resume_a_run_killed_half_way_continues_from_its_last_committed_unit(env
     )
     try:
         deadline = time.monotonic() + 60
-        while _units_committed(catalog_db) < 300:
+        while _units_committed(catalog_db) < 200:
             if proc.poll() is not None:
                 pytest.fail(f"the run ended before it could be killed: {proc.communicate()}")
             assert time.monotonic() < deadline, "the run committed nothing in 60 s"
@@ -480,7 +596,7 @@ def test_resume_a_run_killed_half_way_continues_from_its_last_committed_unit(env
     (killed,) = state.recent("big")
     assert killed["status"] == "running"
     committed = _units_committed(catalog_db)
-    assert 300 <= committed < n
+    assert 200 <= committed < n
     tables_before = len(env.live_tables())
     assert tables_before >= committed - 1  # the schema unit holds no table
 
@@ -488,8 +604,9 @@ def test_resume_a_run_killed_half_way_continues_from_its_last_committed_unit(env
     with pytest.raises(ConfigError, match="already running"):
         env.run(sqlite_recipe(path, pipeline="big"))
 
-    # Once the heartbeat is stale, the next start takes the run over.
-    recipe = parse_recipe(raw)
+    # Once the heartbeat is stale, the next start takes the run over (batch size is no part of
+    # the state: the resumed run may commit in bigger batches).
+    recipe = parse_recipe(raw | {"options": {"batch_size": 200, "retry": FAST_RETRY}})
     report = run_pipeline(
         recipe, CatalogSink(env.catalog, "big"), StateStore(store, stale_after_us=0)
     )
@@ -644,17 +761,29 @@ def test_stale_removal_max_deletion_ratio_is_configurable(env: Env) -> None:
     assert env.live_tables() == [table_fqn("shop", "customers")]
 
 
+def test_stale_removal_leaves_what_a_narrower_filter_no_longer_covers(env: Env) -> None:
+    path = sqlite_db(env.tmp / "shop.sqlite", SHOP)
+    assert env.run(sqlite_recipe(path)).status == "success"
+
+    # orders is dropped in the source; stock still exists but the recipe now leaves it out
+    sqlite_db(path, "DROP TABLE orders;")
+    narrower = parse_recipe(
+        sqlite_recipe(path).model_dump() | {"filters": {"tables": {"exclude": ["stock"]}}}
+    )
+    report = env.run(narrower)
+
+    assert (report.status, report.deleted) == ("success", 1)
+    assert env.table("shop", "orders").deleted is True
+    assert env.table("shop", "stock").deleted is False  # out of scope, not gone
+
+
 def test_stale_removal_skipped_when_a_unit_failed(env: Env) -> None:
     path = sqlite_db(env.tmp / "shop.sqlite", SHOP)
     recipe = sqlite_recipe(path)
     assert env.run(recipe).status == "success"
 
     # stock is dropped, and at the same time something fails to extract
-    sqlite_db(
-        path,
-        "DROP TABLE stock; CREATE TABLE gone (x INT); "
-        "CREATE VIEW broken AS SELECT x FROM gone; DROP TABLE gone;",
-    )
+    sqlite_db(path, "DROP TABLE stock;" + BROKEN_VIEW)
     report = env.run(recipe)
     assert report.status == "partial"
     assert report.units_failed >= 1

@@ -29,6 +29,8 @@ _TRANSIENT = (
     "lost connection",
     "gone away",
     "too many connections",
+    "too many clients",
+    "remaining connection slots",
     "the database system is starting up",
     "the database system is shutting down",
     "temporarily unavailable",
@@ -42,7 +44,6 @@ _PERMANENT = (
     "does not exist",
     "unknown database",
     "no such file",
-    'role "',
     "invalid password",
     "not authorized",
 )

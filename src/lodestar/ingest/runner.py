@@ -78,6 +78,8 @@ class _Run:
     def flush(self, batch: list[Unit]) -> None:
         if not batch:
             return
+        if self.dry_run:  # a dry run keeps nothing an earlier batch planned
+            self.written_bodies.clear()
         prior = self.run.units
         fps = {u.key: fingerprint(u) for u in batch}
         candidates = [u for u in batch if u.key in prior and prior[u.key].fingerprint == fps[u.key]]
@@ -218,6 +220,7 @@ def run_pipeline(
         run = state.begin(recipe.pipeline)
     report.run_id, report.resumed = run.run_id, run.resumed
     r = _Run(recipe, sink, state, report, run, dry_run, progress)
+    beat = None if dry_run else state.keep_alive(run.run_id)
     complete = False
     source: Source | None = None
     scope: list[tuple[str, str]] = []
@@ -252,6 +255,8 @@ def run_pipeline(
     except Exception as e:  # a connector bug must still end the run with a report
         report.fail(f"unexpected {type(e).__name__}: {e}")
     finally:
+        if beat is not None:
+            beat.set()
         if source is not None:
             source.close()
     for w in ctx.warnings:

@@ -6,6 +6,7 @@ of the same pipeline takes it over and skips the units it had committed.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,6 +101,22 @@ class StateStore:
             )
             q.touch_units(conn, pipeline, list(kept), run_id)
             q.update_run(conn, run_id, heartbeat_at=now_us())
+
+    def keep_alive(self, run_id: str, every: float = 15.0) -> threading.Event:
+        """Move the run's heartbeat from a background thread until the returned event is set,
+        so a long source query or lock wait is not mistaken for a dead run."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                try:
+                    with self.store.write() as conn:
+                        q.update_run(conn, run_id, heartbeat_at=now_us())
+                except Exception:  # a missed beat is retried on the next tick
+                    continue
+
+        threading.Thread(target=beat, name=f"heartbeat-{run_id[:8]}", daemon=True).start()
+        return stop
 
     def forget(self, pipeline: str, keys: Sequence[str]) -> None:
         with self.store.write() as conn:

@@ -469,16 +469,14 @@ class SQLSource(Source):
         except fqn_mod.FQNError as e:
             return Unit(f"{s_fqn}.{table.name!r}", error=f"table {table.name!r}: {e}")
         if table.error is not None:
-            return Unit(key, error=f"{key}: {table.error}")
+            return Unit(key, error=table.error)
         # The body is validated once, by the catalog; a bad line fails its unit there.
         try:
             body = self.table_body(database, s_fqn, table)
             if self.ctx.options.sample_data and table.table_type in self.sampled_types:
                 body["sample_data"] = self.sample(database, schema, table, key)
-        except IngestError as e:
-            return Unit(key, error=f"{key}: {e}")
-        except fqn_mod.FQNError as e:
-            return Unit(key, error=f"{key}: {e}")
+        except (IngestError, fqn_mod.FQNError) as e:
+            return Unit(key, error=str(e))
         unit = Unit(key, assets=[*parents, ("table", body)])
         if self.ctx.options.row_counts and table.row_count is not None:
             unit.observations.append(("table", key, "row_count", {"rows": table.row_count}))
