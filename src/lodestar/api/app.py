@@ -14,6 +14,7 @@ from starlette.responses import Response
 import lodestar
 from lodestar.api import metrics, problems
 from lodestar.api.deps import AppServices, Reader
+from lodestar.api.guards import NulGuard
 from lodestar.api.routers import bulk, events, observations, tokens
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
@@ -63,6 +64,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     problems.install(app)
     metrics.install(app)
+    app.add_middleware(NulGuard)
 
     @app.get("/api/v1/health", tags=["system"], summary="Liveness and database reachability")
     def health() -> Response:

@@ -11,6 +11,7 @@ from fastapi import Request
 from lodestar.catalog.errors import BadRequest, CatalogError
 
 MAX_DEPTH = 64
+NUL_MESSAGE = "the body holds a NUL character (\\u0000), which cannot be stored; remove it"
 
 
 class PayloadTooLarge(CatalogError):
@@ -54,15 +55,22 @@ def parse_json(raw: bytes) -> Any:
 
 
 def check_depth(value: Any) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH, and NUL characters anywhere (PostgreSQL
+    cannot store them in text or JSONB, so they would fail half-way instead of up front)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         v, d = stack.pop()
         if d > MAX_DEPTH:
             raise BadRequest(f"the JSON document nests deeper than {MAX_DEPTH} levels")
         if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values())
+            for k, x in v.items():
+                if "\x00" in k:
+                    raise BadRequest(NUL_MESSAGE)
+                stack.append((x, d + 1))
         elif isinstance(v, list):
             stack.extend((x, d + 1) for x in v)
+        elif isinstance(v, str) and "\x00" in v:
+            raise BadRequest(NUL_MESSAGE)
 
 
 async def read_json(request: Request, limit: int, allowed: tuple[str, ...] = JSON_TYPES) -> Any:

@@ -85,6 +85,9 @@ def decode_cursor(cursor: str | None) -> str | None:
     try:
         pad = "=" * (-len(cursor) % 4)
         raw = (cursor + pad).replace("-", "+").replace("_", "/")
-        return base64.b64decode(raw, validate=True).decode()
+        text = base64.b64decode(raw, validate=True).decode()
+        if any(ord(c) < 0x20 for c in text):
+            raise ValueError("control character")
+        return text
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the 'after' cursor is not one this server handed out") from None

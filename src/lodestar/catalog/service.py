@@ -124,21 +124,19 @@ class Catalog:
                 items = [_from_version(r, None) for r in recs]
             else:
                 parent_id = None
-                if tag is not None and owner is not None:
-                    raise InvalidInput("filter by tag or by owner, not both at once")
                 if parent is not None:
                     if not spec.parents:
                         raise InvalidInput(f"a {spec.name} has no parent to filter by")
                     parent_kinds = [pf.kind for pf in spec.parents]
                     parent_id = self._parent_id(conn, parent_kinds, parent)
-                related = None
+                related: list[tuple[str, str]] = []
                 if tag is not None:
-                    related = ("tagged_with", self._id_or_missing(conn, "tag", tag))
-                elif owner is not None:
+                    related.append(("tagged_with", self._id_or_missing(conn, "tag", tag)))
+                if owner is not None:
                     kind_name, _, name = owner.partition(":")
                     if kind_name not in ("user", "team") or not name:
                         raise InvalidInput("owner filter: use user:<name> or team:<name>")
-                    related = ("owned_by", self._id_or_missing(conn, kind_name, name))
+                    related.append(("owned_by", self._id_or_missing(conn, kind_name, name)))
                 items, total = q.list_page(
                     conn,
                     spec.name,

@@ -21,6 +21,8 @@ def iso_to_us(text: str) -> int:
     """Parse an ISO 8601 time (naive means UTC) or epoch milliseconds into epoch microseconds."""
     text = text.strip()
     if text.isdigit():
+        if len(text) > 15:  # past the year 9999 in epoch milliseconds
+            raise ValueError("epoch milliseconds out of range")
         return int(text) * 1000
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:

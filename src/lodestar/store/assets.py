@@ -125,7 +125,7 @@ def list_page(
     after: str | None,
     include: str,
     parent_id: str | None = None,
-    related_to: tuple[str, str] | None = None,
+    related_to: Sequence[tuple[str, str]] = (),
 ) -> tuple[list[Asset], int]:
     """A page ordered by FQN after the cursor, and the total matching the filters."""
     conds: list[sa.ColumnElement[bool]] = [assets.c.kind == kind]
@@ -135,8 +135,7 @@ def list_page(
         conds.append(assets.c.deleted.is_(True))
     if parent_id is not None:
         conds.append(assets.c.parent_id == parent_id)
-    if related_to is not None:
-        relation, target = related_to
+    for relation, target in related_to:
         conds.append(
             assets.c.id.in_(
                 sa.select(edges.c.from_id).where(

@@ -275,7 +275,7 @@ def kind_router(kind: KindSpec) -> APIRouter:
 
     @r.get("/{id}/versions/{version}", summary=f"Get one version of a {name}")
     def version(
-        svc: Services, _: Reader, id: AssetId, version: Annotated[int, Path(ge=1)]
+        svc: Services, _: Reader, id: AssetId, version: Annotated[int, Path(ge=1, le=2**31 - 1)]
     ) -> Response:
         return json_response(p.version_json(svc.catalog.version(name, Key(id=id), version)))
 

@@ -10,13 +10,22 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lodestar.api import presenters as p
-from lodestar.api.bodies import check_depth, ndjson_lines
+from lodestar.api.bodies import UnsupportedMediaType, check_depth, media_type, ndjson_lines
 from lodestar.api.deps import Services, Writer
 from lodestar.api.problems import problem_body, status_of
 from lodestar.catalog import BadRequest, BulkLine, CatalogError, InvalidInput, Outcome
 
 router = APIRouter(prefix="/api/v1", tags=["bulk"])
 CHUNK = 500
+NDJSON_TYPES = (
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "",
+)
 
 
 def _parse(raw: bytes) -> BulkLine | CatalogError:
@@ -76,6 +85,9 @@ async def bulk(
     ctx: Writer,
     dry_run: Annotated[bool, Query(description="Plan and report, store nothing.")] = False,
 ) -> Response:
+    mt = media_type(request)
+    if mt not in NDJSON_TYPES:
+        raise UnsupportedMediaType(f"send the bulk body as application/x-ndjson (got {mt!r})")
     out = bytearray()
     numbers: list[int] = []
     lines: list[BulkLine | CatalogError] = []

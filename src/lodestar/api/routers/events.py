@@ -25,7 +25,7 @@ def events(
     kind: Annotated[list[str] | None, Query(description="Only these asset kinds.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    if not after.isdigit():
+    if not after.isdigit() or len(after) > 18:
         raise BadRequest("'after' is an event cursor: a number from a previous page, or 0")
     items = svc.catalog.events(after=int(after), limit=limit, kinds=kind)
     cursor = str(items[-1].seq) if items else after

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
 
 class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=128)
     role: Literal["admin", "steward", "editor", "viewer", "bot"]
     user: str | None = Field(None, description="The user an editor acts as.")
