@@ -252,8 +252,8 @@ def api_clients(api: Api, api_seed: Seed) -> dict[str, httpx.Client]:
 
 
 def walk_on_sqlite_only(api: Api) -> None:
-    if api.server.backend != "sqlite":
-        pytest.skip("the per-route authorization walk runs on SQLite; roles are store-independent")
+    # Deselected on PostgreSQL by tests/api/conftest.py (sqlite_only): roles sit above the store.
+    assert api.server.backend == "sqlite"
 
 
 def test_the_walk_covers_every_write_route_the_server_lists(api: Api) -> None:
@@ -268,6 +268,7 @@ def test_the_walk_covers_every_write_route_the_server_lists(api: Api) -> None:
     assert ("DELETE", "/api/v1/tokens/{name}") in others
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("route", WRITE_ROUTES, ids=_ids(WRITE_ROUTES))
 def test_write_route_refuses_anonymous_and_viewer(
     route: tuple[str, str], api: Api, api_seed: Seed, api_clients: dict[str, httpx.Client]
@@ -295,6 +296,7 @@ OWNER_ROUTES = [
 ]
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("route", OWNER_ROUTES, ids=_ids(OWNER_ROUTES))
 def test_editor_writes_only_what_they_or_their_team_own(
     route: tuple[str, str], api: Api, api_seed: Seed, api_clients: dict[str, httpx.Client]
@@ -312,6 +314,7 @@ def test_editor_writes_only_what_they_or_their_team_own(
         assert_allowed(mine, mine.send(editor))
 
 
+@pytest.mark.sqlite_only
 def test_editor_may_not_create_unowned_or_give_an_asset_away(
     api: Api, api_seed: Seed, api_clients: dict[str, httpx.Client]
 ) -> None:
@@ -387,6 +390,7 @@ def _fill(path: str, assets: dict[str, dict[str, Any]], **extra: str) -> str:
 PUBLIC_READS = {"/api/v1/health"}
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("route", READ_ROUTES, ids=_ids(READ_ROUTES))
 def test_reads_need_a_token(
     route: tuple[str, str],
