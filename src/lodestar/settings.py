@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body.")
     max_bulk_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Largest bulk body.")
     pool_size: int = Field(8, ge=1, le=256, description="Database connections per process.")
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes (the API is stateless: one per core)."
+    )
     scheduler: bool = Field(True, description="Run due ingestion pipelines inside the server.")
     scheduler_interval: float = Field(30.0, gt=0, description="Seconds between schedule checks.")
 

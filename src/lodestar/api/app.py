@@ -20,6 +20,7 @@ from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
 from lodestar.catalog import Catalog
 from lodestar.model.registry import all_kinds
+from lodestar.runtime import tune_gc
 from lodestar.settings import Settings
 from lodestar.store import Store, open_store
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if first is not None:
             log.warning("first start: an admin token was written to %s", first[0])
         state["store"] = st
+        tune_gc()
         scheduler = None
         if settings.scheduler:
             from lodestar.ingest.scheduler import Scheduler

@@ -35,6 +35,7 @@ from lodestar.catalog.writes import (
 )
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Asset, Event, VersionRecord
+from lodestar.runtime import gc_paused
 from lodestar.store import assets as q
 from lodestar.store import events as ev
 from lodestar.store.engine import Store
@@ -369,7 +370,8 @@ class Catalog:
         self, chunk: list[tuple[int, BulkLine]], ctx: WriteContext, dry_run: bool = False
     ) -> list[Outcome]:
         try:
-            return self._bulk_attempt(chunk, ctx, dry_run)
+            with gc_paused():
+                return self._bulk_attempt(chunk, ctx, dry_run)
         except (IntegrityError, OperationalError, CatalogError):
             if len(chunk) == 1:
                 i = chunk[0][0]

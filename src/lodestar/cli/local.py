@@ -39,7 +39,24 @@ def run_server(settings: Settings, store: Store) -> None:
 
     from lodestar.api.app import create_app
 
-    uvicorn.run(create_app(settings, store=store), host=settings.host, port=settings.port)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, store=store), host=settings.host, port=settings.port)
+        return
+    # Several processes: each builds its app from the environment, so hand the resolved
+    # settings down that way.
+    import os
+
+    for name, value in settings.model_dump(exclude_none=True).items():
+        os.environ[f"LODESTAR_{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    uvicorn.run(
+        "lodestar.api.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+    )
 
 
 def serve(
@@ -49,10 +66,13 @@ def serve(
     port: Annotated[
         int | None, typer.Option("--port", min=1, max=65535, help="Port to listen on (8585).")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=64, help="Server processes (1).")
+    ] = None,
 ) -> None:
     """Run the API server on the configured database (migrated on start)."""
     with reported():
-        settings = load_settings(host=host, port=port)
+        settings = load_settings(host=host, port=port, workers=workers)
         from lodestar.auth.tokens import TokenService
         from lodestar.store import open_store
 

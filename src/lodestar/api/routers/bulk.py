@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lodestar.api import presenters as p
-from lodestar.api.bodies import UnsupportedMediaType, check_depth, media_type, ndjson_lines
+from lodestar.api.bodies import UnsupportedMediaType, check_raw, media_type, ndjson_lines
 from lodestar.api.deps import Services, Writer
 from lodestar.api.problems import problem_body, status_of
 from lodestar.catalog import BadRequest, BulkLine, CatalogError, InvalidInput, Outcome
@@ -31,7 +31,7 @@ NDJSON_TYPES = (
 def _parse(raw: bytes) -> BulkLine | CatalogError:
     try:
         value = orjson.loads(raw)
-        check_depth(value)
+        check_raw(raw, value)
     except orjson.JSONDecodeError as e:
         return BadRequest(f"the line is not valid JSON: {e}")
     except CatalogError as e:

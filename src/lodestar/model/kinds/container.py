@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lodestar.model.common import AssetSpec, FQNText, ShortText
-from lodestar.model.kinds.table import Column
+from lodestar.model.kinds.table import Column, check_columns
 from lodestar.model.registry import KindSpec, ParentField, register
 
 
@@ -21,6 +21,11 @@ class Container(AssetSpec):
     file_format: ShortText | None = Field(None, description="parquet, csv, jsonl, ...")
     size_bytes: int | None = Field(None, ge=0)
     columns: list[Column] = Field(default_factory=list, max_length=4096)
+
+    @model_validator(mode="after")
+    def _columns(self) -> Container:
+        check_columns(self.columns)
+        return self
 
 
 register(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.common import AssetSpec, FQNText, Markdown, RefUse, Strict
@@ -35,18 +35,35 @@ class Column(Strict):
     description: Markdown | None = None
     default: Annotated[str, StringConstraints(max_length=4096)] | None = None
     constraint: ColumnConstraint | None = None
+    # Normalised by the enclosing Table (one pass over the columns, not two calls per column).
     tags: list[FQNText] = Field(default_factory=list, max_length=64)
     glossary_terms: list[FQNText] = Field(default_factory=list, max_length=64)
 
-    @field_validator("tags", "glossary_terms")
-    @classmethod
-    def _fqns(cls, v: list[str]) -> list[str]:
-        if not v:
-            return v
-        try:
-            return list(dict.fromkeys(fqn_mod.normalize(x) for x in v))
-        except fqn_mod.FQNError as e:
-            raise ValueError(str(e)) from None
+
+def check_columns(columns: list[Column]) -> set[str]:
+    """Unique names, default ordinals, canonical tag FQNs; the set of column names."""
+    seen: set[str] = set()
+    for i, col in enumerate(columns):
+        if col.name in seen:
+            raise ValueError(f"column {col.name!r} appears twice")
+        seen.add(col.name)
+        # __dict__ skips pydantic's slow __setattr__; this runs for every column of a bulk
+        if col.ordinal is None:
+            col.__dict__["ordinal"] = i + 1
+        if col.tags:
+            col.__dict__["tags"] = _normalized(col.tags, f"column {col.name!r} tags")
+        if col.glossary_terms:
+            col.__dict__["glossary_terms"] = _normalized(
+                col.glossary_terms, f"column {col.name!r} glossary_terms"
+            )
+    return seen
+
+
+def _normalized(values: list[str], where: str) -> list[str]:
+    try:
+        return list(dict.fromkeys(fqn_mod.normalize(x) for x in values))
+    except fqn_mod.FQNError as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 class TableConstraint(Strict):
@@ -91,13 +108,7 @@ class Table(AssetSpec):
 
     @model_validator(mode="after")
     def _columns(self) -> Table:
-        seen: set[str] = set()
-        for i, col in enumerate(self.columns):
-            if col.name in seen:
-                raise ValueError(f"column {col.name!r} appears twice")
-            seen.add(col.name)
-            if col.ordinal is None:
-                col.__dict__["ordinal"] = i + 1  # skips pydantic's slow __setattr__
+        seen = check_columns(self.columns)
         for c in self.constraints:
             missing = [name for name in c.columns if name not in seen]
             if missing:
