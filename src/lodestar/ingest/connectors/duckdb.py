@@ -23,16 +23,15 @@ from lodestar.ingest.connectors.sql_common import (
     ColumnMeta,
     ConstraintMeta,
     DatabaseMeta,
+    FileSQLSource,
     SchemaMeta,
     SQLConfig,
-    SQLSource,
     TableMeta,
     expect_config,
     fetch,
 )
 from lodestar.ingest.errors import PermanentError
 from lodestar.ingest.source import SourceConfig, SourceContext
-from lodestar.model.kinds.service import ConnectionValue
 
 
 class DuckDBConfig(SQLConfig):
@@ -83,7 +82,7 @@ _CONTYPES: dict[str, Literal["primary_key", "unique", "foreign_key"]] = {
 }
 
 
-class DuckDBSource(SQLSource):
+class DuckDBSource(FileSQLSource):
     config_model = DuckDBConfig
     description = "DuckDB: schemas, tables and views of a database file, with columns and keys."
     service_type: ClassVar[str] = "duckdb"
@@ -92,17 +91,6 @@ class DuckDBSource(SQLSource):
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
         self.cfg = expect_config(config, DuckDBConfig)
-        self.path = self.cfg.path.resolve()
-
-    @property
-    def service(self) -> str:
-        return self.cfg.service
-
-    def where(self) -> str:
-        return str(self.path)
-
-    def connection_info(self) -> dict[str, ConnectionValue]:
-        return {"path": str(self.path)}
 
     def make_engine(self, database: str) -> Engine:
         if not self.path.is_file():

@@ -25,14 +25,13 @@ from lodestar.ingest.connectors.sql_common import (
     DatabaseMeta,
     SchemaMeta,
     ServerConfig,
-    SQLSource,
+    ServerSQLSource,
     TableMeta,
     expect_config,
     fetch,
 )
 from lodestar.ingest.source import SourceConfig, SourceContext
 from lodestar.model import fqn as fqn_mod
-from lodestar.model.kinds.service import ConnectionValue
 from lodestar.model.kinds.table import TableType
 
 
@@ -121,7 +120,7 @@ def _default(default: str | None, extra: str, expression: str | None) -> str | N
     return default
 
 
-class MySQLSource(SQLSource):
+class MySQLSource(ServerSQLSource):
     config_model = MySQLConfig
     description = (
         "MySQL and MariaDB: schemas, tables and views with columns, keys, comments, "
@@ -133,16 +132,6 @@ class MySQLSource(SQLSource):
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
         self.cfg = expect_config(config, MySQLConfig)
-
-    @property
-    def service(self) -> str:
-        return self.cfg.service
-
-    def where(self) -> str:
-        return self.cfg.where()
-
-    def connection_info(self) -> dict[str, ConnectionValue]:
-        return {"host": self.cfg.host, "port": self.cfg.port, "username": self.cfg.username}
 
     def make_engine(self, database: str) -> Engine:
         c = self.cfg

@@ -20,13 +20,12 @@ from lodestar.ingest.connectors.sql_common import (
     DatabaseMeta,
     SchemaMeta,
     ServerConfig,
-    SQLSource,
+    ServerSQLSource,
     TableMeta,
     expect_config,
     fetch,
 )
 from lodestar.ingest.source import SourceConfig, SourceContext
-from lodestar.model.kinds.service import ConnectionValue
 from lodestar.model.kinds.table import TableType
 
 SSLMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
@@ -145,7 +144,7 @@ def _default(expr: str | None, identity: str, generated: str) -> str | None:
     return expr
 
 
-class PostgresSource(SQLSource):
+class PostgresSource(ServerSQLSource):
     config_model = PostgresConfig
     description = (
         "PostgreSQL: databases, schemas, tables, views and materialized views with columns, "
@@ -157,16 +156,6 @@ class PostgresSource(SQLSource):
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
         self.cfg = expect_config(config, PostgresConfig)
-
-    @property
-    def service(self) -> str:
-        return self.cfg.service
-
-    def where(self) -> str:
-        return self.cfg.where()
-
-    def connection_info(self) -> dict[str, ConnectionValue]:
-        return {"host": self.cfg.host, "port": self.cfg.port, "username": self.cfg.username}
 
     def make_engine(self, database: str) -> Engine:
         c = self.cfg

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import orjson
@@ -265,12 +266,12 @@ class SQLSource(Source):
         self._engines: dict[str, Engine] = {}
         self._databases: list[str] | None = None
 
-    # -- what subclasses provide ---------------------------------------------------------------
     @property
-    @abc.abstractmethod
     def service(self) -> str:
         """The service asset name."""
+        return expect_config(self.config, SQLConfig).service
 
+    # -- what subclasses provide ---------------------------------------------------------------
     @abc.abstractmethod
     def where(self) -> str:
         """Where the source is, for messages: `host:port as user 'x'`, a file path..."""
@@ -573,3 +574,31 @@ def _cut(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     return text[:_MAX_DESCRIPTION]
+
+
+class ServerSQLSource(SQLSource):
+    """A database server reached by host, port and user (PostgreSQL, MySQL)."""
+
+    def where(self) -> str:
+        return expect_config(self.config, ServerConfig).where()
+
+    def connection_info(self) -> dict[str, ConnectionValue]:
+        c = expect_config(self.config, ServerConfig)
+        return {"host": c.host, "port": getattr(c, "port", None), "username": c.username}
+
+
+class FileSQLSource(SQLSource):
+    """A database in one file (SQLite, DuckDB): `config.path`."""
+
+    def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
+        super().__init__(config, ctx)
+        path = config.model_dump().get("path")
+        if not isinstance(path, Path):
+            raise ConfigError(f"{type(config).__name__} has no file path")
+        self.path = path.resolve()
+
+    def where(self) -> str:
+        return str(self.path)
+
+    def connection_info(self) -> dict[str, ConnectionValue]:
+        return {"path": str(self.path)}

@@ -20,9 +20,9 @@ from lodestar.ingest.connectors.sql_common import (
     ColumnMeta,
     ConstraintMeta,
     DatabaseMeta,
+    FileSQLSource,
     SchemaMeta,
     SQLConfig,
-    SQLSource,
     TableMeta,
     expect_config,
     fetch,
@@ -30,7 +30,6 @@ from lodestar.ingest.connectors.sql_common import (
 from lodestar.ingest.errors import PermanentError
 from lodestar.ingest.source import SourceConfig, SourceContext
 from lodestar.model import fqn as fqn_mod
-from lodestar.model.kinds.service import ConnectionValue
 
 SCHEMA = "main"
 
@@ -83,7 +82,7 @@ _HAS_STATS = sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name 
 _STATS = sa.text("SELECT tbl, stat FROM sqlite_stat1")
 
 
-class SQLiteSource(SQLSource):
+class SQLiteSource(FileSQLSource):
     config_model = SQLiteConfig
     description = "SQLite: tables and views of a database file, with columns and keys."
     service_type: ClassVar[str] = "sqlite"
@@ -92,17 +91,6 @@ class SQLiteSource(SQLSource):
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
         self.cfg = expect_config(config, SQLiteConfig)
-        self.path = self.cfg.path.resolve()
-
-    @property
-    def service(self) -> str:
-        return self.cfg.service
-
-    def where(self) -> str:
-        return str(self.path)
-
-    def connection_info(self) -> dict[str, ConnectionValue]:
-        return {"path": str(self.path)}
 
     def make_engine(self, database: str) -> Engine:
         if not self.path.is_file():
