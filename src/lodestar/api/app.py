@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 import lodestar
-from lodestar.api import metrics, problems
+from lodestar.api import metrics, problems, routing
 from lodestar.api.deps import AppServices, Reader
 from lodestar.api.guards import NulGuard
 from lodestar.api.routers import bulk, events, observations, tokens
@@ -118,6 +118,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    routing.install(app)
     return app
 
 

@@ -21,7 +21,7 @@ class AppServices:
     tokens: TokenService
 
 
-def services(request: Request) -> AppServices:
+async def services(request: Request) -> AppServices:
     svc: AppServices = request.app.state.services
     return svc
 
@@ -42,7 +42,7 @@ def _principal(request: Request, svc: Services) -> Principal:
     return principal
 
 
-def reader(request: Request, svc: Services) -> Principal:
+async def reader(request: Request, svc: Services) -> Principal:
     principal = _principal(request, svc)
     if principal is ANONYMOUS and not svc.settings.anonymous_read:
         raise Unauthorized(
@@ -52,7 +52,7 @@ def reader(request: Request, svc: Services) -> Principal:
     return principal
 
 
-def writer(request: Request, svc: Services) -> WriteContext:
+async def writer(request: Request, svc: Services) -> WriteContext:
     principal = _principal(request, svc)
     if principal is ANONYMOUS:
         raise Unauthorized("changing metadata needs a token: send 'Authorization: Bearer <token>'")
@@ -74,7 +74,7 @@ def writer(request: Request, svc: Services) -> WriteContext:
     return WriteContext.for_principal(principal, origin)
 
 
-def admin(request: Request, svc: Services) -> Principal:
+async def admin(request: Request, svc: Services) -> Principal:
     principal = _principal(request, svc)
     if principal is ANONYMOUS:
         raise Unauthorized("this needs an admin token: send 'Authorization: Bearer <token>'")
