@@ -90,12 +90,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             }
         )
 
-    for kind in all_kinds():
-        app.include_router(kind_router(kind))
-    app.include_router(bulk.router)
-    app.include_router(events.router)
-    app.include_router(tokens.router)
-    app.include_router(observations.router)
+    # Routes go straight onto the app rather than through include_router, whose nested
+    # routers this FastAPI walks on every request (see routing.py).
+    routers = [kind_router(kind) for kind in all_kinds()]
+    routers += [bulk.router, events.router, tokens.router, observations.router]
+    for r in routers:
+        app.router.routes.extend(r.routes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
