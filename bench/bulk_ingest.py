@@ -119,13 +119,18 @@ def run_http(
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     payloads = _payloads(bodies, args.per_request)
-    with S.running_server(backend, gc_stats=True, gc_threshold=args.server_gc_threshold) as server:
+    with S.running_server(
+        backend,
+        workers=args.workers,
+        gc_stats=args.workers == 1,
+        gc_threshold=args.server_gc_threshold,
+    ) as server:
         with server.client() as c:
             S.post_bulk(c, S.ndjson(S.seed_lines(owners=not args.no_owners)), args.origin)
         for label in ("created", "unchanged"):
             if args.wait_quiet:
                 S.wait_quiet(args.wait_quiet)
-            gc0 = _gc_seconds(server.gc_stats())
+            gc0 = _gc_seconds(server.gc_stats()) if args.workers == 1 else float("nan")
             meter = S.Meter([server.pid], server.database_url)
             if args.py_spy:
                 prefix = Path(tempfile.gettempdir()) / f"lodestar_bulk_{backend}_{label}"
@@ -134,7 +139,7 @@ def run_http(
             else:
                 with meter:
                     counts = _post_all(server, payloads, args.clients, args.origin)
-            gc_s = _gc_seconds(server.gc_stats()) - gc0
+            gc_s = _gc_seconds(server.gc_stats()) - gc0 if args.workers == 1 else float("nan")
             _check(counts, label, len(bodies))
             rows.append(
                 _row(backend, "HTTP /api/v1/bulk", label, len(bodies), meter, meter.server, gc_s)
@@ -435,6 +440,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--per-request", type=int, default=1000, help="NDJSON lines per POST")
     ap.add_argument("--clients", type=int, default=1, help="concurrent bulk POSTs (default 1)")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     ap.add_argument("--no-owners", action="store_true", help="tables without owners")
     ap.add_argument("--no-http", action="store_true", help="skip the HTTP passes")
     ap.add_argument("--no-inprocess", action="store_true", help="skip the in-process passes")
