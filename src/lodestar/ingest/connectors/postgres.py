@@ -102,13 +102,12 @@ _COLUMNS = sa.text(
     SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
            pg_get_expr(ad.adbin, ad.adrelid), d.description, a.attidentity, a.attgenerated
     FROM pg_attribute a
-    JOIN pg_class c ON c.oid = a.attrelid
     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
     LEFT JOIN pg_description d
       ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
-    WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
-      AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+    WHERE a.attrelid = ANY(CAST(:oids AS oid[]))
       AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attrelid, a.attnum
     """
 )
 _CONSTRAINTS = sa.text(
@@ -213,10 +212,11 @@ class PostgresSource(ServerSQLSource):
                 row_count=int(reltuples) if counted else None,
             )
         # attnum -> name per table; columns in attnum order (a dropped column leaves a gap).
+        # Looked up by the relations' oids, so the pg_attribute index is used instead of a
+        # scan of every column of the database per schema.
         names: dict[int, dict[int, str]] = {}
-        for oid, num, name, data_type, notnull, default, comment, ident, gen in sorted(
-            fetch(conn, _COLUMNS, **params), key=lambda r: (r[0], r[1])
-        ):
+        rows = fetch(conn, _COLUMNS, oids=list(tables)) if tables else []
+        for oid, num, name, data_type, notnull, default, comment, ident, gen in rows:
             table = tables.get(oid)
             if table is not None:
                 names.setdefault(oid, {})[num] = name
