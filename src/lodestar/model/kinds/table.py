@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required
 
 import orjson
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from typing_extensions import TypedDict
 
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.common import AssetSpec, FQNText, Markdown, RefUse, Strict
@@ -20,42 +21,57 @@ TableType = Literal["table", "view", "materialized_view", "external"]
 ColumnConstraint = Literal["primary_key", "unique", "not_null"]
 
 
-class Column(Strict):
-    name: Annotated[
-        str,
-        StringConstraints(
-            min_length=1, max_length=fqn_mod.MAX_PART_LENGTH, pattern=fqn_mod.NAME_PATTERN
-        ),
+class Column(TypedDict):
+    """A column, validated as a plain dict: a table of 30 columns validates and serialises
+    in less than half the time of 30 model instances (bulk ingests validate millions)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+
+    name: Required[
+        Annotated[
+            str,
+            StringConstraints(
+                min_length=1, max_length=fqn_mod.MAX_PART_LENGTH, pattern=fqn_mod.NAME_PATTERN
+            ),
+        ]
     ]
-    data_type: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
-        description="The type as the source spells it: `varchar(255)`, `numeric(12,2)`, ..."
-    )
-    ordinal: int | None = Field(None, ge=1, description="1-based position; defaults to order.")
-    nullable: bool = True
-    description: Markdown | None = None
-    default: Annotated[str, StringConstraints(max_length=4096)] | None = None
-    constraint: ColumnConstraint | None = None
-    # Normalised by the enclosing Table (one pass over the columns, not two calls per column).
-    tags: list[FQNText] = Field(default_factory=list, max_length=64)
-    glossary_terms: list[FQNText] = Field(default_factory=list, max_length=64)
+    data_type: Required[
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=512),
+            Field(description="The type as the source spells it: `varchar(255)`, ..."),
+        ]
+    ]
+    ordinal: NotRequired[
+        Annotated[int, Field(ge=1, description="1-based position; defaults to order.")] | None
+    ]
+    nullable: NotRequired[bool]
+    description: NotRequired[Markdown | None]
+    default: NotRequired[Annotated[str, StringConstraints(max_length=4096)] | None]
+    constraint: NotRequired[ColumnConstraint | None]
+    tags: NotRequired[Annotated[list[FQNText], Field(max_length=64)]]
+    glossary_terms: NotRequired[Annotated[list[FQNText], Field(max_length=64)]]
 
 
 def check_columns(columns: list[Column]) -> set[str]:
-    """Unique names, default ordinals, canonical tag FQNs; the set of column names."""
+    """Unique names; defaults filled in (ordinal from the position, nullable, empty tag lists)
+    and tag FQNs made canonical, in one pass; the set of column names."""
     seen: set[str] = set()
     for i, col in enumerate(columns):
-        if col.name in seen:
-            raise ValueError(f"column {col.name!r} appears twice")
-        seen.add(col.name)
-        # __dict__ skips pydantic's slow __setattr__; this runs for every column of a bulk
-        if col.ordinal is None:
-            col.__dict__["ordinal"] = i + 1
-        if col.tags:
-            col.__dict__["tags"] = _normalized(col.tags, f"column {col.name!r} tags")
-        if col.glossary_terms:
-            col.__dict__["glossary_terms"] = _normalized(
-                col.glossary_terms, f"column {col.name!r} glossary_terms"
-            )
+        name = col["name"]
+        if name in seen:
+            raise ValueError(f"column {name!r} appears twice")
+        seen.add(name)
+        if col.get("ordinal") is None:
+            col["ordinal"] = i + 1
+        if "nullable" not in col:
+            col["nullable"] = True
+        tags = col.get("tags")
+        col["tags"] = _normalized(tags, f"column {name!r} tags") if tags else []
+        terms = col.get("glossary_terms")
+        col["glossary_terms"] = (
+            _normalized(terms, f"column {name!r} glossary_terms") if terms else []
+        )
     return seen
 
 
@@ -118,11 +134,12 @@ class Table(AssetSpec):
     def references(self) -> Iterator[RefUse]:
         yield from super().references()
         for i, col in enumerate(self.columns):
-            for j, t in enumerate(col.tags):
-                yield RefUse(("columns", i, "tags", j), "tag", t, "tagged_with", via=col.name)
-            for j, g in enumerate(col.glossary_terms):
+            name = col["name"]
+            for j, t in enumerate(col.get("tags", ())):
+                yield RefUse(("columns", i, "tags", j), "tag", t, "tagged_with", via=name)
+            for j, g in enumerate(col.get("glossary_terms", ())):
                 yield RefUse(
-                    ("columns", i, "glossary_terms", j), "glossary_term", g, "has_term", col.name
+                    ("columns", i, "glossary_terms", j), "glossary_term", g, "has_term", name
                 )
 
 
