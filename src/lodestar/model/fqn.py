@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MAX_PART_LENGTH = 256
 MAX_FQN_LENGTH = 2048
@@ -88,8 +89,10 @@ def split(fqn: str) -> list[str]:
             raise FQNError(f"{fqn!r} ends with '.'")
 
 
+@lru_cache(maxsize=65_536)
 def normalize(fqn: str) -> str:
-    """The canonical spelling of an FQN (quotes only where needed)."""
+    """The canonical spelling of an FQN (quotes only where needed). Cached: a bulk ingest
+    names the same parents, tags and owners thousands of times."""
     return join(split(fqn))
 
 
