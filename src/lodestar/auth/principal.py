@@ -19,10 +19,6 @@ class Principal:
     origin: Origin = field(default_factory=lambda: Origin("person"))
 
     @property
-    def can_read(self) -> bool:
-        return True
-
-    @property
     def writes_everything(self) -> bool:
         return self.role in ("admin", "steward", "bot")
 

@@ -23,6 +23,7 @@ from lodestar.catalog.errors import (
     NotFound,
     VersionMismatch,
 )
+from lodestar.catalog.observations import ObservationLog
 from lodestar.catalog.writes import (
     CASCADE_KEY,
     DerivedWriter,
@@ -72,6 +73,7 @@ class Catalog:
     def __init__(self, store: Store, derived: Sequence[DerivedWriter] = ()) -> None:
         self.store = store
         self.derived: list[DerivedWriter] = list(derived)
+        self.observations = ObservationLog(store)
 
     def add_derived_writer(self, writer: DerivedWriter) -> None:
         """Where later capabilities (search, lineage) hook their rows into every write."""
@@ -163,6 +165,12 @@ class Catalog:
         norm = _norm(fqn)
         hit = q.ids_by_fqn(conn, [(kind, norm)]).get((kind, norm))
         return hit[0] if hit else "-"
+
+    def live(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (kind, FQN) exist and are not deleted."""
+        with self.store.read() as conn:
+            found = q.ids_by_fqn(conn, pairs)
+        return {p for p, (_id, deleted) in found.items() if not deleted}
 
     def versions(self, kind: str, key: Key) -> list[VersionRecord]:
         with self.store.read() as conn:

@@ -20,7 +20,6 @@ from lodestar.catalog import changes
 from lodestar.catalog.errors import (
     AlreadyExists,
     CatalogError,
-    Forbidden,
     InvalidInput,
     VersionMismatch,
 )
@@ -565,7 +564,6 @@ def kind_of(name: str) -> KindSpec:
 __all__ = [
     "Applied",
     "DerivedWriter",
-    "Forbidden",
     "Outcome",
     "Planner",
     "WriteContext",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,7 +228,7 @@ def run_pipeline(
         source = open_source(recipe, ctx)
         recipe.options.retry.run(f"connect to the {recipe.source.type} source", source.check)
         batch: list[Unit] = []
-        for unit in _units(source):
+        for unit in source.units():
             report.units += 1
             prior = run.units.get(unit.key)
             if run.resumed and prior is not None and prior.run_id == run.run_id:
@@ -279,10 +279,6 @@ def run_pipeline(
         state.finish(run.run_id, report.status, report.to_dict())
         _record(sink, state, recipe.pipeline, report)
     return report
-
-
-def _units(source: Source) -> Iterable[Unit]:
-    yield from source.units()
 
 
 def _record(sink: Sink, state: StateStore, pipeline: str, report: RunReport) -> None:

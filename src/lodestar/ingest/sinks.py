@@ -13,11 +13,10 @@ from typing import Any, Protocol
 from lodestar.auth.principal import Principal
 from lodestar.catalog import BulkLine, Catalog, CatalogError, Key, NotFound, WriteContext
 from lodestar.catalog.errors import Conflict
-from lodestar.catalog.observations import Observation, ObservationLog
+from lodestar.catalog.observations import Observation
 from lodestar.lineage.edges import add_lineage
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Origin
-from lodestar.store import assets as q
 from lodestar.store.engine import Store
 
 PIPELINE_KIND = "ingestion_pipeline"
@@ -64,7 +63,6 @@ class CatalogSink:
         self.catalog = catalog
         self.store: Store = catalog.store
         self.ctx = ingestion_context(pipeline)
-        self.obs = ObservationLog(self.store)
 
     def write(self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool) -> list[LineResult]:
         outcomes = self.catalog.bulk_upsert(
@@ -80,12 +78,10 @@ class CatalogSink:
         return out
 
     def live(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        with self.store.read() as conn:
-            found = q.ids_by_fqn(conn, pairs)
-        return {p for p, (_id, deleted) in found.items() if not deleted}
+        return self.catalog.live(pairs)
 
     def observe(self, items: Sequence[Observation]) -> list[str]:
-        return self.obs.record(items, self.ctx)
+        return self.catalog.observations.record(items, self.ctx)
 
     def add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]:
         return add_lineage(self.store, edges, self.ctx)[1]

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lodestar.api import presenters as p
-from lodestar.api.bodies import read_json
+from lodestar.api.bodies import media_type, read_json
 from lodestar.api.deps import Reader, Services, Writer
 from lodestar.catalog import InvalidInput, Key, Outcome
 from lodestar.model.records import iso_to_us
@@ -192,8 +192,6 @@ def kind_router(kind: KindSpec) -> APIRouter:
     async def _patch(
         request: Request, svc: Services, ctx: Writer, key: Key, if_match: str | None
     ) -> Response:
-        from lodestar.api.bodies import media_type
-
         mt = media_type(request)
         allowed = (*PATCH_TYPES, "application/json")
         body = await read_json(request, svc.settings.max_body_bytes, allowed=allowed)

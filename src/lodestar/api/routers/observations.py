@@ -13,7 +13,7 @@ from lodestar.api.bodies import read_json
 from lodestar.api.deps import Reader, Services, Writer
 from lodestar.api.routers.assets import json_response
 from lodestar.catalog import Forbidden, InvalidInput, Key, WriteContext
-from lodestar.catalog.observations import Observation, ObservationLog
+from lodestar.catalog.observations import Observation
 from lodestar.lineage.edges import add_lineage
 from lodestar.model.records import iso_to_us, us_to_iso
 from lodestar.model.registry import find_kind
@@ -76,8 +76,7 @@ async def post_observations(request: Request, svc: Services, ctx: Writer) -> Res
         ]
     except ValueError as e:
         raise InvalidInput(f"ts: {e}") from None
-    log = ObservationLog(svc.catalog.store)
-    problems = await run_in_threadpool(log.record, obs, ctx)
+    problems = await run_in_threadpool(svc.catalog.observations.record, obs, ctx)
     return json_response({"recorded": len(obs) - len(problems), "problems": problems})
 
 
@@ -112,9 +111,7 @@ def get_observations(
         u = iso_to_us(until) if until else None
     except ValueError:
         raise InvalidInput("since/until: use ISO 8601 times or epoch milliseconds") from None
-    rows = ObservationLog(svc.catalog.store).read(
-        asset.id, observation, since=s, until=u, limit=limit
-    )
+    rows = svc.catalog.observations.read(asset.id, observation, since=s, until=u, limit=limit)
     return json_response(
         {
             "data": [
