@@ -130,16 +130,17 @@ def run_http(
         for label in ("created", "unchanged"):
             if args.wait_quiet:
                 S.wait_quiet(args.wait_quiet)
-            gc0 = _gc_seconds(server.gc_stats()) if args.workers == 1 else float("nan")
-            meter = S.Meter([server.pid], server.database_url)
+            gc0 = _gc_seconds(server.gc_stats()) if args.workers == 1 else None
+            pids = server.worker_pids()
+            meter = S.Meter(pids, server.database_url)
             if args.py_spy:
                 prefix = Path(tempfile.gettempdir()) / f"lodestar_bulk_{backend}_{label}"
-                with S.py_spy([server.pid], prefix, gil=True) as spy_paths, meter:
+                with S.py_spy(pids, prefix, gil=True) as spy_paths, meter:
                     counts = _post_all(server, payloads, args.clients, args.origin)
             else:
                 with meter:
                     counts = _post_all(server, payloads, args.clients, args.origin)
-            gc_s = _gc_seconds(server.gc_stats()) - gc0 if args.workers == 1 else float("nan")
+            gc_s = None if gc0 is None else _gc_seconds(server.gc_stats()) - gc0
             _check(counts, label, len(bodies))
             rows.append(
                 _row(backend, "HTTP /api/v1/bulk", label, len(bodies), meter, meter.server, gc_s)

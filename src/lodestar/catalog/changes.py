@@ -36,6 +36,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     updated: list[dict[str, Any]] = []
     deleted: list[dict[str, Any]] = []
     breaking: list[str] = []
+    if old == new:  # the common case of a re-ingested asset, compared in C
+        return {"fields_added": [], "fields_updated": [], "fields_deleted": [], "breaking": []}
     for key in sorted(old.keys() | new.keys()):
         o, n = old.get(key), new.get(key)
         if o == n or (_empty(o) and _empty(n)):

@@ -7,11 +7,11 @@ change events, in that order, in one transaction.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import orjson
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
@@ -26,11 +26,13 @@ from lodestar.catalog.errors import (
 from lodestar.catalog.policy import check_write
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.common import READ_ONLY_FIELDS, AssetSpec, RefUse
+from lodestar.model.ids import new_id
 from lodestar.model.kinds.custom_property import CustomProperty
 from lodestar.model.records import Asset, Origin, now_us
 from lodestar.model.registry import KindSpec, find_kind, get_kind
 from lodestar.store import assets as q
 from lodestar.store import events as ev
+from lodestar.store.rows import json_text
 
 EventType = Literal[
     "entity_created",
@@ -331,7 +333,7 @@ class Planner:
         if existing is None:
             change = changes.creation(doc)
             asset = Asset(
-                id=str(uuid.uuid4()),
+                id=new_id(),
                 kind=line.kind.name,
                 fqn=line.fqn,
                 name=line.spec.name,
@@ -461,8 +463,39 @@ class Planner:
 
     # -- apply ------------------------------------------------------------------------------
     def apply(self, derived: Sequence[DerivedWriter] = (), erased: Sequence[Asset] = ()) -> None:
+        """Write everything planned. Each document and change description is serialised
+        once, although it lands in two rows (asset and version, version and event)."""
         conn = self.conn
-        q.insert_assets(conn, [_asset_row(a) for a in self.inserts])
+        actor, origin, now = self.ctx.actor, str(self.ctx.origin), self.now
+        docs: dict[tuple[str, int], str] = {}
+
+        def doc_text(a: Asset) -> str:
+            key = (a.id, a.version)
+            text = docs.get(key)
+            if text is None:
+                text = docs[key] = orjson.dumps(a.doc).decode()
+            return text
+
+        q.insert_assets(
+            conn,
+            [
+                (
+                    a.id,
+                    a.kind,
+                    a.fqn,
+                    a.name,
+                    a.parent_id,
+                    a.version,
+                    doc_text(a),
+                    json_text(a.provenance),
+                    a.deleted,
+                    a.created_at,
+                    a.updated_at,
+                    a.updated_by,
+                )
+                for a in self.inserts
+            ],
+        )
         for asset, expected in self.updates:
             row = _asset_row(asset)
             del row["id"]
@@ -470,7 +503,29 @@ class Planner:
                 raise VersionMismatch(
                     f"{asset.kind} {asset.fqn!r} changed while this write was prepared; retry"
                 )
-        version_rows = [_version_row(a.asset, self.ctx, self.now) for a in self.applied]
+        version_rows = []
+        event_rows = []
+        for ap in self.applied:
+            a = ap.asset
+            change = json_text(ap.change)
+            version_change = change if a.change is ap.change else json_text(a.change)
+            version_rows.append(
+                (
+                    a.id,
+                    a.version,
+                    a.kind,
+                    a.fqn,
+                    doc_text(a),
+                    version_change,
+                    a.deleted,
+                    actor,
+                    origin,
+                    now,
+                )
+            )
+            event_rows.append(
+                (now, ap.event_type, a.kind, a.id, a.fqn, a.version, actor, origin, change)
+            )
         q.insert_versions(conn, version_rows)
         if self.edge_rows:
             inserted = {a.id for a in self.inserts}
@@ -480,9 +535,12 @@ class Planner:
             q.replace_edges(conn, replaced, [r for aid in replaced for r in self.edge_rows[aid]])
         for e in erased:
             self.applied.append(Applied("entity_hard_deleted", e, e.doc, None))
+            event_rows.append(
+                (now, "entity_hard_deleted", e.kind, e.id, e.fqn, e.version, actor, origin, None)
+            )
         for writer in derived:
             writer.apply(conn, self.applied)
-        ev.append(conn, [_event_row(a, self.ctx, self.now) for a in self.applied])
+        ev.append_rows(conn, event_rows)
 
 
 CASCADE_KEY = "_deleted_with"
@@ -522,35 +580,6 @@ def _asset_row(a: Asset) -> dict[str, Any]:
         "created_at": a.created_at,
         "updated_at": a.updated_at,
         "updated_by": a.updated_by,
-    }
-
-
-def _version_row(a: Asset, ctx: WriteContext, now: int) -> dict[str, Any]:
-    return {
-        "asset_id": a.id,
-        "version": a.version,
-        "kind": a.kind,
-        "fqn": a.fqn,
-        "doc": a.doc,
-        "change": a.change,
-        "deleted": a.deleted,
-        "actor": ctx.actor,
-        "origin": str(ctx.origin),
-        "ts": now,
-    }
-
-
-def _event_row(a: Applied, ctx: WriteContext, now: int) -> dict[str, Any]:
-    return {
-        "ts": now,
-        "event_type": a.event_type,
-        "asset_kind": a.asset.kind,
-        "asset_id": a.asset.id,
-        "fqn": a.asset.fqn,
-        "version": a.asset.version,
-        "actor": ctx.actor,
-        "origin": str(ctx.origin),
-        "change": a.change,
     }
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from lodestar.model.records import Asset, VersionRecord
+from lodestar.store.rows import Values, insert_rows, json_text
 from lodestar.store.tables import assets, edges, observations, versions
 
 _COLS = (
@@ -181,9 +182,38 @@ def list_as_of(
     return [VersionRecord(**r._mapping) for r in rows], int(total)
 
 
-def insert_assets(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(assets.insert(), rows)
+ASSET_COLUMNS = (
+    "id",
+    "kind",
+    "fqn",
+    "name",
+    "parent_id",
+    "version",
+    "doc",
+    "provenance",
+    "deleted",
+    "created_at",
+    "updated_at",
+    "updated_by",
+)
+VERSION_COLUMNS = (
+    "asset_id",
+    "version",
+    "kind",
+    "fqn",
+    "doc",
+    "change",
+    "deleted",
+    "actor",
+    "origin",
+    "ts",
+)
+EDGE_COLUMNS = ("from_id", "relation", "to_id", "via", "props", "created_at")
+
+
+def insert_assets(conn: Connection, rows: Sequence[Values]) -> None:
+    """New asset rows: tuples in ASSET_COLUMNS order, JSON columns as `json_text`."""
+    insert_rows(conn, "assets", ASSET_COLUMNS, rows)
 
 
 def update_asset(conn: Connection, asset_id: str, expected_version: int, **values: Any) -> bool:
@@ -196,9 +226,9 @@ def update_asset(conn: Connection, asset_id: str, expected_version: int, **value
     return res.rowcount == 1
 
 
-def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(versions.insert(), rows)
+def insert_versions(conn: Connection, rows: Sequence[Values]) -> None:
+    """Version records: tuples in VERSION_COLUMNS order, JSON columns as `json_text`."""
+    insert_rows(conn, "asset_versions", VERSION_COLUMNS, rows)
 
 
 def list_versions(conn: Connection, asset_id: str) -> list[VersionRecord]:
@@ -282,7 +312,22 @@ def update_edge_props(
 
 def insert_edges(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(edges.insert(), rows)
+        insert_rows(
+            conn,
+            "edges",
+            EDGE_COLUMNS,
+            [
+                (
+                    r["from_id"],
+                    r["relation"],
+                    r["to_id"],
+                    r.get("via", ""),
+                    json_text(r.get("props")),
+                    r["created_at"],
+                )
+                for r in rows
+            ],
+        )
 
 
 def edges_of(conn: Connection, asset_id: str) -> list[dict[str, Any]]:

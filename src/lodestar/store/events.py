@@ -9,17 +9,55 @@ earlier one is committed and visible.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from lodestar.model.records import Event
+from lodestar.store.rows import Values, insert_rows, json_text
 from lodestar.store.tables import event_clock, events
+
+# An event row without its sequence number, which `append_rows` assigns.
+EVENT_COLUMNS = (
+    "ts",
+    "event_type",
+    "asset_kind",
+    "asset_id",
+    "fqn",
+    "version",
+    "actor",
+    "origin",
+    "change",
+)
 
 
 def append(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Number and insert events; call last in the write transaction."""
+    """Number and insert events (dicts keyed by EVENT_COLUMNS); call last in the write
+    transaction."""
+    return append_rows(
+        conn,
+        [
+            (
+                r["ts"],
+                r["event_type"],
+                r["asset_kind"],
+                r["asset_id"],
+                r["fqn"],
+                r["version"],
+                r["actor"],
+                r["origin"],
+                json_text(r["change"]),
+            )
+            for r in rows
+        ],
+    )
+
+
+def append_rows(conn: Connection, rows: Sequence[Values]) -> list[int]:
+    """Number and insert events given as tuples in EVENT_COLUMNS order (change as
+    `json_text`); call last in the write transaction."""
     if not rows:
         return []
     n = len(rows)
@@ -30,9 +68,9 @@ def append(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         .returning(event_clock.c.seq)
     ).scalar_one()
     first = int(top) - n + 1
-    for i, row in enumerate(rows):
-        row["seq"] = first + i
-    conn.execute(events.insert(), rows)
+    insert_rows(
+        conn, "events", ("seq", *EVENT_COLUMNS), [(first + i, *r) for i, r in enumerate(rows)]
+    )
     return [first + i for i in range(n)]
 
 
