@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -78,9 +77,9 @@ class SourceCode(Strict):
     code: Annotated[str, StringConstraints(max_length=262_144)] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RefUse:
-    """One reference an asset makes: checked to exist, and kept as an edge."""
+class RefUse(NamedTuple):
+    """One reference an asset makes: checked to exist, and kept as an edge. A named tuple,
+    not a dataclass: a table with a few tagged columns makes a dozen of these per write."""
 
     loc: tuple[str | int, ...]
     kind: str | None  # None: the body says the kind (AssetRef)

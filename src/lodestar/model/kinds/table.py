@@ -134,13 +134,19 @@ class Table(AssetSpec):
     def references(self) -> Iterator[RefUse]:
         yield from super().references()
         for i, col in enumerate(self.columns):
-            name = col["name"]
-            for j, t in enumerate(col.get("tags", ())):
-                yield RefUse(("columns", i, "tags", j), "tag", t, "tagged_with", via=name)
-            for j, g in enumerate(col.get("glossary_terms", ())):
-                yield RefUse(
-                    ("columns", i, "glossary_terms", j), "glossary_term", g, "has_term", name
-                )
+            tags, terms = col.get("tags"), col.get("glossary_terms")
+            if tags:
+                for j, t in enumerate(tags):
+                    yield RefUse(("columns", i, "tags", j), "tag", t, "tagged_with", col["name"])
+            if terms:
+                for j, g in enumerate(terms):
+                    yield RefUse(
+                        ("columns", i, "glossary_terms", j),
+                        "glossary_term",
+                        g,
+                        "has_term",
+                        col["name"],
+                    )
 
 
 register(
