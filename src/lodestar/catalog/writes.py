@@ -125,7 +125,7 @@ def validate_body(kind: KindSpec, body: Any) -> AssetSpec:
 
 
 def to_doc(spec: AssetSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return spec.document()
 
 
 def _locate(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal, NamedTuple
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -88,8 +89,29 @@ class RefUse(NamedTuple):
     via: str = ""
 
 
+def _is_plain(annotation: Any) -> bool:
+    """Whether values of this type are already JSON documents once validated: str, numbers,
+    booleans, literals, Any, and lists and dicts of those (not models, not TypedDicts)."""
+    if annotation in (str, int, float, bool, type(None), Any):
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_plain(get_args(annotation)[0])
+    if origin in (Literal,):
+        return True
+    if origin in (Union, UnionType, list, dict):
+        return all(_is_plain(a) for a in get_args(annotation))
+    return False
+
+
 class AssetSpec(Strict):
     """What a client may set on any asset. Kind modules extend it."""
+
+    # Fields that are not plain (see _is_plain) but that the kind's validators leave
+    # document-ready: plain values only, no None values (Table.columns).
+    _document_ready: ClassVar[frozenset[str]] = frozenset()
+    # (field name, document key, plain) in field order, per class.
+    _document_plan: ClassVar[tuple[tuple[str, str, bool], ...] | None] = None
 
     name: Annotated[
         str,
@@ -127,6 +149,44 @@ class AssetSpec(Strict):
                 raise ValueError(str(e)) from None
             if norm not in out:
                 out.append(norm)
+        return out
+
+    @classmethod
+    def _plan(cls) -> tuple[tuple[str, str, bool], ...]:
+        plan = cls.__dict__.get("_document_plan")
+        if plan is None:
+            plan = tuple(
+                (
+                    name,
+                    info.alias or name,
+                    name in cls._document_ready or _is_plain(info.annotation),
+                )
+                for name, info in cls.model_fields.items()
+            )
+            cls._document_plan = plan
+        return plan
+
+    def document(self) -> dict[str, Any]:
+        """The body as stored: what `model_dump(mode="json", by_alias=True, exclude_none=True)`
+        gives, but plain values are taken as validated instead of copied (a bulk write dumps
+        thousands of 30-column tables; validation already made these values the body's own).
+        Only nested models go through pydantic's serialiser."""
+        values = self.__dict__
+        out: dict[str, Any] = {}
+        nested: set[str] = set()
+        for name, key, plain in self._plan():
+            v = values[name]
+            if v is None:
+                continue
+            if plain or (isinstance(v, list) and not v):
+                out[key] = v
+            else:
+                out[key] = None  # keeps the field order; filled in below
+                nested.add(name)
+        if nested:
+            out.update(
+                self.model_dump(mode="json", by_alias=True, exclude_none=True, include=nested)
+            )
         return out
 
     def references(self) -> Iterator[RefUse]:

@@ -54,14 +54,17 @@ class Column(TypedDict):
 
 
 def check_columns(columns: list[Column]) -> set[str]:
-    """Unique names; defaults filled in (ordinal from the position, nullable, empty tag lists)
-    and tag FQNs made canonical, in one pass; the set of column names."""
+    """Unique names; unset (None) values dropped; defaults filled in (ordinal from the
+    position, nullable, empty tag lists) and tag FQNs made canonical, in one pass; the set of
+    column names. This leaves the columns document-ready (AssetSpec.document)."""
     seen: set[str] = set()
     for i, col in enumerate(columns):
         name = col["name"]
         if name in seen:
             raise ValueError(f"column {name!r} appears twice")
         seen.add(name)
+        for key in [k for k, v in col.items() if v is None]:
+            del col[key]  # type: ignore[misc]  # the stored document leaves out what is unset
         if col.get("ordinal") is None:
             col["ordinal"] = i + 1
         if "nullable" not in col:
@@ -121,6 +124,7 @@ class Table(AssetSpec):
     sample_data: SampleData | None = None
 
     model_config = {"populate_by_name": True}
+    _document_ready = frozenset({"columns"})
 
     @model_validator(mode="after")
     def _columns(self) -> Table:
