@@ -192,7 +192,8 @@ class Planner:
         self.teams: list[str] | None = None
         self.inserts: list[Asset] = []
         self.updates: list[tuple[Asset, int]] = []
-        self.edge_rows: dict[str, list[dict[str, Any]]] = {}
+        # Outgoing edges per asset, as rows in q.EDGE_COLUMNS order.
+        self.edge_rows: dict[str, list[q.EdgeRow]] = {}
         self.applied: list[Applied] = []
 
     # -- look-ups -----------------------------------------------------------------------
@@ -398,17 +399,17 @@ class Planner:
         parent_id: str | None,
         refs: Iterable[tuple[RefUse, str]],
         contains: bool,
-    ) -> list[dict[str, Any]]:
-        rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    ) -> list[q.EdgeRow]:
+        now = self.now
+        rows: dict[tuple[str, str, str, str], q.EdgeRow] = {}
         if contains and parent_id:
-            k = (parent_id, "contains", asset_id, "")
-            rows[k] = {"from_id": k[0], "relation": k[1], "to_id": k[2], "via": k[3]}
+            rows[(parent_id, "contains", asset_id, "")] = (
+                parent_id, "contains", asset_id, "", None, now,
+            )  # fmt: skip
         for r, target in refs:
-            k = (asset_id, r.relation, target, r.via)
-            rows[k] = {"from_id": k[0], "relation": k[1], "to_id": k[2], "via": k[3]}
-        for row in rows.values():
-            row["props"] = None
-            row["created_at"] = self.now
+            rows[(asset_id, r.relation, target, r.via)] = (
+                asset_id, r.relation, target, r.via, None, now,
+            )  # fmt: skip
         return list(rows.values())
 
     def _record(
@@ -530,7 +531,7 @@ class Planner:
         if self.edge_rows:
             inserted = {a.id for a in self.inserts}
             fresh = [r for aid, rows in self.edge_rows.items() if aid in inserted for r in rows]
-            q.insert_edges(conn, fresh)
+            q.insert_edge_rows(conn, fresh)
             replaced = [aid for aid in self.edge_rows if aid not in inserted]
             q.replace_edges(conn, replaced, [r for aid in replaced for r in self.edge_rows[aid]])
         for e in erased:

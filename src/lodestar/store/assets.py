@@ -209,6 +209,7 @@ VERSION_COLUMNS = (
     "ts",
 )
 EDGE_COLUMNS = ("from_id", "relation", "to_id", "via", "props", "created_at")
+EdgeRow = tuple[str, str, str, str, str | None, int]
 
 
 def insert_assets(conn: Connection, rows: Sequence[Values]) -> None:
@@ -270,7 +271,7 @@ def id_as_of(conn: Connection, kind: str, fqn: str, ts: int) -> str | None:
 NOT_FROM_BODY = ("contains", "lineage")
 
 
-def replace_edges(conn: Connection, from_ids: Sequence[str], rows: list[dict[str, Any]]) -> None:
+def replace_edges(conn: Connection, from_ids: Sequence[str], rows: Sequence[EdgeRow]) -> None:
     """Drop the outgoing reference edges of these assets and insert the new ones."""
     for i in range(0, len(from_ids), 500):
         conn.execute(
@@ -279,7 +280,7 @@ def replace_edges(conn: Connection, from_ids: Sequence[str], rows: list[dict[str
                 edges.c.relation.not_in(NOT_FROM_BODY),
             )
         )
-    insert_edges(conn, rows)
+    insert_edge_rows(conn, rows)
 
 
 def get_edges(
@@ -311,23 +312,26 @@ def update_edge_props(
 
 
 def insert_edges(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        insert_rows(
-            conn,
-            "edges",
-            EDGE_COLUMNS,
-            [
-                (
-                    r["from_id"],
-                    r["relation"],
-                    r["to_id"],
-                    r.get("via", ""),
-                    json_text(r.get("props")),
-                    r["created_at"],
-                )
-                for r in rows
-            ],
-        )
+    """Edges given as dicts keyed by EDGE_COLUMNS (via defaults to "", props to None)."""
+    insert_edge_rows(
+        conn,
+        [
+            (
+                r["from_id"],
+                r["relation"],
+                r["to_id"],
+                r.get("via", ""),
+                json_text(r.get("props")),
+                r["created_at"],
+            )
+            for r in rows
+        ],
+    )
+
+
+def insert_edge_rows(conn: Connection, rows: Sequence[EdgeRow]) -> None:
+    """Edges as tuples in EDGE_COLUMNS order, props as `json_text`."""
+    insert_rows(conn, "edges", EDGE_COLUMNS, rows)
 
 
 def edges_of(conn: Connection, asset_id: str) -> list[dict[str, Any]]:
