@@ -21,6 +21,8 @@
     .venv/bin/python bench/ingest_postgres.py --no-peer --scaling
     .venv/bin/python bench/ingest_postgres.py --peer-sinks file --tables 2000 --columns 20
     .venv/bin/python bench/ingest_postgres.py --no-peer --profile   # cProfile the 2nd run
+    .venv/bin/python bench/ingest_postgres.py --no-peer --repeat 5 --cli  # + CPU, real CLI
+    .venv/bin/python bench/ingest_postgres.py --no-peer --repeat 5 --no-change-detection
 
 The benchmark databases are dropped at the end unless --keep-db.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,6 +183,7 @@ class Measured:
     load: str
     info: dict[str, Any] = field(default_factory=dict)
     ok: bool = True
+    cpu: float | None = None  # the child's user + system CPU seconds (ru_utime + ru_stime)
 
 
 def load_avg() -> str:
@@ -188,9 +192,9 @@ def load_avg() -> str:
 
 def run_child(
     argv: list[str], env: dict[str, str] | None = None
-) -> tuple[float, float, str, str, int]:
-    """Run argv; (wall s, peak RSS MB, stdout, stderr, exit code). stdout/stderr go to files
-    (no pipe to drain) and the child is reaped with wait4 for its own ru_maxrss."""
+) -> tuple[float, float, str, str, int, float]:
+    """Run argv; (wall s, peak RSS MB, stdout, stderr, exit code, CPU s). stdout/stderr go to
+    files (no pipe to drain) and the child is reaped with wait4 for its own rusage."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=REPO)
@@ -205,6 +209,7 @@ def run_child(
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
             p.returncode,
+            usage.ru_utime + usage.ru_stime,
         )
 
 
@@ -235,11 +240,20 @@ def lodestar_recipe(db: str) -> dict[str, Any]:
     }
 
 
-def child_lodestar(recipe_json: str, data_dir: str, profile_out: str | None) -> None:
-    """In the child: one run_recipe into the catalog of data_dir; a JSON line on stdout."""
+def child_lodestar(
+    recipe_json: str, data_dir: str, profile_out: str | None, detect: bool = True
+) -> None:
+    """In the child: one run_recipe into the catalog of data_dir; a JSON line on stdout.
+    Without `detect`, the connector's own change detection is off (every relation is read
+    and the runner fingerprints the bodies, as before issue 3's second round)."""
     from lodestar.ingest.recipe import parse_recipe
     from lodestar.ingest.service import run_recipe
     from lodestar.settings import Settings
+
+    if not detect:
+        from lodestar.ingest.connectors.postgres import PostgresSource
+
+        PostgresSource.detects_changes = False
 
     recipe = parse_recipe(json.loads(recipe_json))
     settings = Settings(data_dir=Path(data_dir))
@@ -247,20 +261,26 @@ def child_lodestar(recipe_json: str, data_dir: str, profile_out: str | None) -> 
         import cProfile
 
         prof = cProfile.Profile()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         prof.enable()
         report = run_recipe(recipe, settings)
         prof.disable()
-        in_run = time.perf_counter() - t0
+        in_run, in_run_cpu = time.perf_counter() - t0, time.process_time() - c0
         prof.dump_stats(profile_out)
     else:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = run_recipe(recipe, settings)
-        in_run = time.perf_counter() - t0
+        in_run, in_run_cpu = time.perf_counter() - t0, time.process_time() - c0
     d = report.to_dict()
-    keep = ("status", "created", "updated", "unchanged", "deleted", "units", "units_skipped",
-            "units_failed", "observations", "warnings", "failures", "duration")  # fmt: skip
-    print(json.dumps({"in_run": in_run, **{k: d[k] for k in keep}}))
+    print(json.dumps({"in_run": in_run, "in_run_cpu": in_run_cpu, **_kept(d)}))
+
+
+_KEEP = ("status", "created", "updated", "unchanged", "deleted", "units", "units_skipped",
+         "units_failed", "observations", "warnings", "failures", "duration")  # fmt: skip
+
+
+def _kept(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: report.get(k) for k in _KEEP}
 
 
 def migrate_catalog(data_dir: Path) -> None:
@@ -275,19 +295,47 @@ def migrate_catalog(data_dir: Path) -> None:
 
 
 def measure_lodestar(
-    db: str, data_dir: Path, run: str, relations: int, profile_out: str | None = None
+    db: str,
+    data_dir: Path,
+    run: str,
+    relations: int,
+    profile_out: str | None = None,
+    cli: bool = False,
+    detect: bool = True,
 ) -> Measured:
+    """One Lodestar run in a child: `run_recipe` in this script, or with `cli` the real
+    `python -m lodestar.cli ingest recipe.yml --json` (in-run s is then the report's duration,
+    which starts once the CLI has parsed the recipe)."""
     load = load_avg()
-    argv = [sys.executable, str(Path(__file__).resolve()), "--child-lodestar",
-            json.dumps(lodestar_recipe(db)), str(data_dir)]  # fmt: skip
-    if profile_out:
-        argv += ["--child-profile", profile_out]
-    wall, rss, out, err, code = run_child(argv)
-    info = _last_json(out)
+    env = None
+    if cli:
+        recipe_file = data_dir.parent / "bench_pg.yml"
+        recipe_file.write_text(json.dumps(lodestar_recipe(db)))  # JSON is YAML
+        argv = [sys.executable, "-m", "lodestar.cli", "ingest", str(recipe_file), "--json"]
+        env = {**os.environ, "LODESTAR_DATA_DIR": str(data_dir)}
+        env.pop("LODESTAR_DATABASE_URL", None)
+        env.pop("LODESTAR_CONFIG", None)
+    else:
+        argv = [sys.executable, str(Path(__file__).resolve()), "--child-lodestar",
+                json.dumps(lodestar_recipe(db)), str(data_dir)]  # fmt: skip
+        if profile_out:
+            argv += ["--child-profile", profile_out]
+        if not detect:
+            argv.append("--no-change-detection")
+    wall, rss, out, err, code, cpu = run_child(argv, env)
+    if cli:
+        try:
+            report = json.loads(out)
+        except ValueError:
+            report = {}
+        info = {"in_run": report.get("duration"), **_kept(report)}
+    else:
+        info = _last_json(out)
     ok = code == 0 and info.get("status") == "success"
     if not ok:
         print(f"lodestar {run} failed (exit {code}): {info}\n{err[-3000:]}", file=sys.stderr)
-    return Measured("lodestar", run, wall, info.get("in_run"), rss, relations, load, info, ok)
+    tool = "lodestar-cli" if cli else ("lodestar" if detect else "lodestar-nocd")
+    return Measured(tool, run, wall, info.get("in_run"), rss, relations, load, info, ok, cpu)
 
 
 # -- DataHub -----------------------------------------------------------------------------------
@@ -323,29 +371,33 @@ def measure_peer(
             "--host-port", f"{PG_HOST}:{PG_PORT}", "--database", db, "--username", PG_USER]  # fmt: skip  # noqa: E501
     if not view_lineage:
         argv.append("--no-view-lineage")
-    wall, rss, out, err, code = run_child(argv, env)
+    wall, rss, out, err, code, cpu = run_child(argv, env)
     info = _last_json(out)
     ok = code == 0 and bool(info.get("ok"))
     if not ok:
         print(f"datahub {sink} failed (exit {code}): {info}\n{err[-3000:]}", file=sys.stderr)
     tool = f"datahub/{sink}" + ("" if view_lineage else "-nvl")
     return Measured(tool, "first", wall, info.get("in_run"), rss, relations, load,
-                    info, ok)  # fmt: skip
+                    info, ok, cpu)  # fmt: skip
 
 
 # -- report ----------------------------------------------------------------------------------
 
 
 def print_table(rows: list[Measured]) -> None:
-    head = (f"{'tool':<20} {'run':<7} {'wall s':>8} {'in-run s':>9} {'tables/s':>9} "
-            f"{'peak RSS MB':>12} {'units skipped':>14}  {'load (1/5/15 min)':<18} note")  # fmt: skip  # noqa: E501
+    head = (f"{'tool':<20} {'run':<7} {'wall s':>8} {'in-run s':>9} {'cpu s':>7} "
+            f"{'in-run cpu':>10} {'tables/s':>9} {'peak RSS MB':>12} {'units skipped':>14}  "
+            f"{'load (1/5/15 min)':<18} note")  # fmt: skip
     print(head)
     print("-" * len(head))
     for m in rows:
         skipped = m.info.get("units_skipped")
         skipped_s = f"{skipped}/{m.info.get('units')}" if skipped is not None else "-"
         in_run = f"{m.in_run:9.2f}" if m.in_run is not None else f"{'-':>9}"
-        if m.tool == "lodestar":
+        cpu = f"{m.cpu:7.2f}" if m.cpu is not None else f"{'-':>7}"
+        run_cpu = m.info.get("in_run_cpu")
+        in_run_cpu = f"{run_cpu:10.2f}" if run_cpu is not None else f"{'-':>10}"
+        if m.tool.startswith("lodestar"):
             note = (f"created {m.info.get('created')} updated {m.info.get('updated')} "
                     f"unchanged {m.info.get('unchanged')} obs {m.info.get('observations')}")  # fmt: skip  # noqa: E501
         else:
@@ -353,8 +405,9 @@ def print_table(rows: list[Measured]) -> None:
                     f"records {m.info.get('records_written')}")  # fmt: skip
         if not m.ok:
             note = "FAILED " + note
-        print(f"{m.tool:<20} {m.run:<7} {m.wall:8.2f} {in_run} {m.relations / m.wall:9.1f} "
-              f"{m.rss_mb:12.1f} {skipped_s:>14}  {m.load:<18} {note}")  # fmt: skip
+        print(f"{m.tool:<20} {m.run:<7} {m.wall:8.2f} {in_run} {cpu} {in_run_cpu} "
+              f"{m.relations / m.wall:9.1f} {m.rss_mb:12.1f} {skipped_s:>14}  {m.load:<18} "
+              f"{note}")  # fmt: skip
 
 
 def main() -> int:
@@ -377,15 +430,34 @@ def main() -> int:
     p.add_argument("--scaling-sizes", default="250,500,1000")
     p.add_argument("--profile", action="store_true",
                    help="cProfile the unchanged second run; top lodestar functions")  # fmt: skip
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="unchanged runs after the first (the summary takes their median)",
+    )
+    p.add_argument(
+        "--cli",
+        action="store_true",
+        help="also time the real `python -m lodestar.cli ingest recipe.yml --json` "
+        "(first and unchanged runs into a second fresh catalog)",
+    )
     p.add_argument("--keep-db", action="store_true", help="do not drop the databases")
     p.add_argument("--json", type=Path, help="also write the measurements here")
     p.add_argument("--child-lodestar", nargs=2, help=argparse.SUPPRESS)
     p.add_argument("--child-profile", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--change-detection",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the connector's own change detection (--no-change-detection: every relation is "
+        "read again and only the runner's body fingerprint skips; in-process runs only)",
+    )
     args = p.parse_args()
 
     if args.child_lodestar:
         recipe_json, data_dir = args.child_lodestar
-        child_lodestar(recipe_json, data_dir, args.child_profile)
+        child_lodestar(recipe_json, data_dir, args.child_profile, args.change_detection)
         return 0
 
     cpu = next(
@@ -408,17 +480,30 @@ def main() -> int:
             data_dir = Path(tmp) / "catalog"
             data_dir.mkdir()
             migrate_catalog(data_dir)
-            first = measure_lodestar(db, data_dir, "first", relations)
+            detect = args.change_detection
+            first = measure_lodestar(db, data_dir, "first", relations, detect=detect)
             rows.append(first)
             print_table([first])
-            second = measure_lodestar(db, data_dir, "second", relations)
-            rows.append(second)
-            print_table([second])
+            for _ in range(max(1, args.repeat)):
+                second = measure_lodestar(db, data_dir, "second", relations, detect=detect)
+                rows.append(second)
+                print_table([second])
             if args.profile:
                 prof = Path(tmp) / "second.prof"
-                measured = measure_lodestar(db, data_dir, "2nd+prof", relations, str(prof))
+                measured = measure_lodestar(
+                    db, data_dir, "2nd+prof", relations, str(prof), detect=args.change_detection
+                )
                 print_table([measured])
                 print_profile(prof)
+        if args.cli:
+            with tempfile.TemporaryDirectory(prefix="lodestar-bench-") as tmp:
+                data_dir = Path(tmp) / "catalog"
+                data_dir.mkdir()
+                migrate_catalog(data_dir)
+                for run in ["first"] + ["second"] * max(1, args.repeat):
+                    m = measure_lodestar(db, data_dir, run, relations, cli=True)
+                    rows.append(m)
+                    print_table([m])
 
         if args.peer:
             py = peer_python(args.peer_venv)
@@ -472,16 +557,32 @@ def main() -> int:
 
 
 def summarize(rows: list[Measured]) -> None:
-    ours = {m.run: m for m in rows if m.tool == "lodestar" and m.ok}
+    ours = {m.run: m for m in rows if m.tool in ("lodestar", "lodestar-nocd") and m.ok}
     peers = [m for m in rows if m.tool.startswith("datahub") and m.ok]
     print()
-    if "first" in ours and "second" in ours:
-        f, s = ours["first"], ours["second"]
-        r = f.wall / s.wall
+    for tool in ("lodestar", "lodestar-nocd", "lodestar-cli"):
+        firsts = [m for m in rows if m.tool == tool and m.run == "first" and m.ok]
+        seconds = [m for m in rows if m.tool == tool and m.run == "second" and m.ok]
+        if not firsts or not seconds:
+            continue
+        f = firsts[0]
+
+        def median(values: list[float]) -> float:
+            return statistics.median(values)
+
+        r = f.wall / median([m.wall for m in seconds])
         verdict = "met" if r >= TARGET_SECOND_RUN else "NOT met"
-        line = f"second run vs first (wall): {r:.1f}x (target {TARGET_SECOND_RUN:.0f}x: {verdict})"
-        if f.in_run and s.in_run:
-            line += f"; in-run: {f.in_run / s.in_run:.1f}x"
+        line = (f"{tool}: unchanged run vs first (wall, median of {len(seconds)}): {r:.1f}x "
+                f"(target {TARGET_SECOND_RUN:.0f}x: {verdict})")  # fmt: skip
+        in_runs = [m.in_run for m in seconds if m.in_run]
+        if f.in_run and in_runs:
+            line += f"; in-run: {f.in_run / median(in_runs):.1f}x"
+        cpus = [m.cpu for m in seconds if m.cpu]
+        if f.cpu and cpus:
+            line += f"; process CPU: {f.cpu / median(cpus):.1f}x"
+        run_cpus = [m.info["in_run_cpu"] for m in seconds if m.info.get("in_run_cpu")]
+        if f.info.get("in_run_cpu") and run_cpus:
+            line += f"; in-run CPU: {f.info['in_run_cpu'] / median(run_cpus):.1f}x"
         print(line)
     if "first" in ours and peers:
         best = min(peers, key=lambda m: m.wall)

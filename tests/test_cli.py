@@ -60,6 +60,40 @@ def test_help_does_not_load_the_server_stack() -> None:
     assert "demo" in result.stdout and "token" in result.stdout
 
 
+def test_ingest_loads_neither_the_server_stack_nor_alembic(tmp_path: Path, data_dir: Path) -> None:
+    """`lodestar ingest` into the embedded catalog is a short command: it starts without the
+    web stack, without Alembic once the catalog is at head, and without rich under --json."""
+    import sqlite3
+
+    source = tmp_path / "shop.sqlite"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)")
+    conn.close()
+    recipe = tmp_path / "shop.yml"
+    recipe.write_text(
+        json.dumps({"source": {"type": "sqlite", "config": {"path": str(source), "service": "f"}}})
+    )
+    open_store(f"sqlite:///{data_dir / 'catalog.db'}").dispose()
+    code = (
+        "import sys\n"
+        "from lodestar.cli.main import main\n"
+        "sys.argv = ['lodestar', 'ingest', sys.argv[1], '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "heavy = ('fastapi', 'starlette', 'uvicorn', 'httpx', 'alembic', 'rich', 'jinja2')\n"
+        "print(','.join(sorted({n.split('.')[0] for n in sys.modules} & set(heavy))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(recipe)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    report, loaded = done.stdout.rsplit("}", 1)
+    assert json.loads(report + "}")["created"] == 4
+    assert loaded.strip() == ""
+
+
 def test_db_upgrade_and_current(data_dir: Path) -> None:
     before = run("db", "current")
     assert before.exit_code == 0, before.output

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from lodestar.auth.principal import Principal
 from lodestar.catalog import Catalog, Key, WriteContext
 from lodestar.store import open_store
-from lodestar.store.migrate import current, head
+from lodestar.store.migrate import current, head, head_from_files, stored_revision, upgrade
 from lodestar.store.tables import metadata
 
 
@@ -114,3 +116,34 @@ def test_sqlite_start_up_waits_for_a_concurrent_writer(tmp_path: Path) -> None:
         assert current(store.engine) == head()
     finally:
         store.dispose()
+
+
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    assert head_from_files() == head()
+
+
+def test_opening_a_database_at_head_does_not_import_alembic(db_url: str) -> None:
+    """Start-up of a short command (`lodestar ingest`) checks the revision with plain SQL."""
+    code = (
+        "import sys\n"
+        "from lodestar.store import open_store\n"
+        "open_store(sys.argv[1]).dispose()\n"
+        "print(','.join(sorted(n for n in sys.modules if n.split('.')[0] == 'alembic')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, db_url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_a_database_behind_head_is_still_migrated(empty_db_url: str) -> None:
+    engine = sa.create_engine(empty_db_url)
+    try:
+        upgrade(engine, "0001")
+        assert stored_revision(engine) == "0001"
+        store = open_store(empty_db_url)
+        store.dispose()
+        assert stored_revision(engine) == head()
+    finally:
+        engine.dispose()

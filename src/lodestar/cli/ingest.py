@@ -38,6 +38,7 @@ def _show(report: RunReport, as_json: bool) -> None:
         ("soft-deleted", report.deleted),
         ("units", report.units),
         ("units skipped (unchanged since last run)", report.units_skipped),
+        ("  of them not read again (the source saw no change)", report.units_not_extracted),
         ("units failed", report.units_failed),
         ("observations", report.observations),
         ("lineage edges", report.lineage_edges),
@@ -54,9 +55,11 @@ def _show(report: RunReport, as_json: bool) -> None:
 
 
 def _progress(enabled: bool):  # type: ignore[no-untyped-def]
-    from rich.status import Status
+    status = None
+    if enabled:  # --json needs no rich at all
+        from rich.status import Status
 
-    status = Status("starting", console=err()) if enabled else None
+        status = Status("starting", console=err())
 
     def update(report: RunReport) -> None:
         if status is not None:

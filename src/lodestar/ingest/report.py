@@ -24,6 +24,7 @@ class RunReport:
     deleted: int = 0
     units: int = 0
     units_skipped: int = 0  # unchanged since the last run: not sent at all
+    units_not_extracted: int = 0  # of those, the source saw unchanged without extracting them
     units_resumed: int = 0  # committed by the interrupted run this one resumed
     units_failed: int = 0
     observations: int = 0

@@ -3,12 +3,18 @@
 A unit is the smallest piece the runner commits, skips, retries or reports on its own: for a
 database, one table or view with the service, database and schema assets it needs (repeating
 parents is cheap: an unchanged upsert writes nothing).
+
+Change detection is the runner's by default: it fingerprints each unit's extracted body and
+skips sending those it committed with the same fingerprint. A source that can fingerprint a
+unit without extracting it (a hash computed by the database over its own catalog) also
+implements `skip_unchanged`, and then yields a bodiless `Unit(key, fingerprint=fp,
+unchanged=True)` for each unit whose fingerprint is the one it was last committed with.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -56,6 +62,12 @@ class Unit:
     observations: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     # (from kind, from FQN, to kind, to FQN): data flows from -> to (dbt model dependencies...)
     lineage: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Set by a source that fingerprints units itself (see `Source.skip_unchanged`); None: the
+    # runner fingerprints the extracted body.
+    fingerprint: str | None = None
+    # Not extracted: the source found `fingerprint` equal to the one the unit was committed
+    # with. Such a unit has no assets; the runner keeps what it committed before.
+    unchanged: bool = False
 
 
 @dataclass(slots=True)
@@ -102,6 +114,18 @@ class Source(abc.ABC):
     def in_scope(self, kind: str, fqn: str) -> bool:
         """Whether an existing asset under `scope()` would pass this recipe's filters."""
         return True
+
+    def skip_unchanged(self, previous: Mapping[str, str]) -> None:  # noqa: B027 - optional
+        """Optional change detection, called before `units()`. `previous` maps unit keys to the
+        fingerprints they were committed with, for the units whose assets are all still in the
+        catalog. A source that can fingerprint a unit cheaply, from everything it would
+        extract, without extracting it, then yields `Unit(key, fingerprint=fp, unchanged=True)`
+        for a unit whose fingerprint equals `previous[key]`, and sets `Unit.fingerprint` on
+        the units it does extract. The fingerprint must be taken no later than the extraction
+        (a change in between is then seen by the next run), and must change whenever anything
+        the unit would carry changes: when that cannot be promised for a unit (sample rows are
+        data, not catalog), extract it and leave its fingerprint to the runner. The default
+        ignores `previous`: every unit is extracted."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -4,6 +4,11 @@ Each schema is read with three catalog queries (relations, columns, constraints)
 REPEATABLE READ snapshot, instead of one reflection round trip per table. Row counts come from
 `pg_class.reltuples` (the planner's statistics; absent before the first ANALYZE). Partitions
 are left out: their partitioned parent stands for them. Needs PostgreSQL 12 or later.
+
+Before that, one query per database hashes, per relation, everything those three queries read
+(`_DIGESTS`), so that a run reads again only the relations whose hash moved (see sql_changes).
+Whatever is added to the three queries must be added to `_DIGESTS` too, and
+`fingerprint_version` bumped.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import Field, model_validator
 from sqlalchemy.engine import Connection, Engine
 
+from lodestar.ingest.connectors.sql_changes import Digests, RelationDigest
 from lodestar.ingest.connectors.sql_common import (
     ColumnMeta,
     ConstraintMeta,
@@ -95,6 +101,7 @@ _RELATIONS = sa.text(
       ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
     WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
       AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+      AND (CAST(:names AS text[]) IS NULL OR c.relname = ANY(CAST(:names AS text[])))
     """
 )
 _COLUMNS = sa.text(
@@ -119,11 +126,47 @@ _CONSTRAINTS = sa.text(
                    ORDER BY k.i)
            END
     FROM pg_constraint con
-    JOIN pg_class c ON c.oid = con.conrelid
     LEFT JOIN pg_class fc ON fc.oid = con.confrelid
     LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-    WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
-      AND con.contype IN ('p', 'u', 'f')
+    WHERE con.conrelid = ANY(CAST(:oids AS oid[])) AND con.contype IN ('p', 'u', 'f')
+    """
+)
+# One row per relation of the schemas: its kind and an md5 over the expressions the three
+# queries above read, or a superset of them (every comment and default of the relation); a
+# record's text form keeps NULL apart from '' and quotes separators. About 70 ms for 1,100
+# relations of 30 columns: descriptions and defaults are aggregated per relation (index
+# lookups) instead of joined per column.
+_DIGESTS = sa.text(
+    """
+    SELECT n.nspname, c.relname, c.relkind, md5(ROW(
+      c.relkind,
+      CASE WHEN :row_counts AND c.relkind IN ('r', 'p', 'm') THEN c.reltuples::bigint END,
+      CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
+      (SELECT string_agg(ROW(a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
+                             a.attnotnull, a.attidentity, a.attgenerated)::text, ','
+                         ORDER BY a.attnum)
+       FROM pg_attribute a
+       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+      (SELECT string_agg(ROW(ad.adnum, pg_get_expr(ad.adbin, ad.adrelid))::text, ','
+                         ORDER BY ad.adnum)
+       FROM pg_attrdef ad WHERE ad.adrelid = c.oid),
+      (SELECT string_agg(ROW(d.objsubid, d.description)::text, ',' ORDER BY d.objsubid)
+       FROM pg_description d WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass),
+      (SELECT string_agg(ROW(con.contype, con.conname, con.conkey, fn.nspname, fc.relname,
+                CASE WHEN con.contype = 'f' THEN
+                  ARRAY(SELECT fa.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+                        JOIN pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.n
+                        ORDER BY k.i)
+                END)::text, ',' ORDER BY con.conname, con.contype)
+       FROM pg_constraint con
+       LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+       LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+       WHERE con.conrelid = c.oid AND con.contype IN ('p', 'u', 'f'))
+    )::text)
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(CAST(:schemas AS text[]))
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
     """
 )
 _CONTYPES: dict[str, Literal["primary_key", "unique", "foreign_key"]] = {
@@ -151,6 +194,8 @@ class PostgresSource(ServerSQLSource):
     )
     service_type: ClassVar[str] = "postgres"
     system: ClassVar[str] = "PostgreSQL"
+    detects_changes: ClassVar[bool] = True
+    fingerprint_version: ClassVar[int] = 1
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
@@ -197,11 +242,26 @@ class PostgresSource(ServerSQLSource):
         schemas = [SchemaMeta(name, desc) for name, desc in fetch(conn, _SCHEMAS)]
         return DatabaseMeta(description, schemas)
 
+    def relation_digests(self, conn: Connection, database: str, schemas: list[str]) -> Digests:
+        out: Digests = {}
+        rows = fetch(conn, _DIGESTS, schemas=schemas, row_counts=self.ctx.options.row_counts)
+        for schema, name, kind, digest in rows:
+            out.setdefault(schema, {})[name] = RelationDigest(_KINDS[kind], digest)
+        return out
+
     def read_schema(self, conn: Connection, database: str, schema: str) -> list[TableMeta]:
+        return self._read(conn, schema, None)
+
+    def read_relations(
+        self, conn: Connection, database: str, schema: str, names: set[str]
+    ) -> list[TableMeta]:
+        return self._read(conn, schema, sorted(names))
+
+    def _read(self, conn: Connection, schema: str, names: list[str] | None) -> list[TableMeta]:
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        params = {"schema": schema}
         tables: dict[int, TableMeta] = {}
-        for oid, name, kind, comment, reltuples, view_sql in fetch(conn, _RELATIONS, **params):
+        relations = fetch(conn, _RELATIONS, schema=schema, names=names)
+        for oid, name, kind, comment, reltuples, view_sql in relations:
             table_type = _KINDS[kind]
             counted = table_type in ("table", "materialized_view") and reltuples >= 0
             tables[oid] = TableMeta(
@@ -214,23 +274,22 @@ class PostgresSource(ServerSQLSource):
         # attnum -> name per table; columns in attnum order (a dropped column leaves a gap).
         # Looked up by the relations' oids, so the pg_attribute index is used instead of a
         # scan of every column of the database per schema.
-        names: dict[int, dict[int, str]] = {}
+        attnames: dict[int, dict[int, str]] = {}
         rows = fetch(conn, _COLUMNS, oids=list(tables)) if tables else []
         for oid, num, name, data_type, notnull, default, comment, ident, gen in rows:
             table = tables.get(oid)
             if table is not None:
-                names.setdefault(oid, {})[num] = name
+                attnames.setdefault(oid, {})[num] = name
                 default = _default(default, ident, gen)
                 table.columns.append(ColumnMeta(name, data_type, not notnull, default, comment))
-        for oid, contype, cname, keys, ref_schema, ref_table, ref_columns in fetch(
-            conn, _CONSTRAINTS, **params
-        ):
+        constraints = fetch(conn, _CONSTRAINTS, oids=list(tables)) if tables else []
+        for oid, contype, cname, keys, ref_schema, ref_table, ref_columns in constraints:
             table = tables.get(oid)
             if table is not None:
                 table.constraints.append(
                     ConstraintMeta(
                         type=_CONTYPES[contype],
-                        columns=[names[oid][k] for k in keys],
+                        columns=[attnames[oid][k] for k in keys],
                         name=cname,
                         referred_schema=ref_schema,
                         referred_table=ref_table,

@@ -1,47 +1,48 @@
-"""What the SQL connectors share: config fields, catalog records, units, and sample data.
+"""What the SQL connectors share: catalog records, units, and the source itself.
 
 A connector reads its catalog with a few bulk queries per schema (`read_schema`) and hands back
 plain `TableMeta` records; `SQLSource` applies the filters, turns each table into a unit with its
-service, database and schema assets, reads opt-in sample data and masks columns whose names look
-like personal data. Nothing is kept between schemas, so memory follows the largest schema, not
-the database.
+service, database and schema assets, reads opt-in sample data (sample_data.py) and, for a
+connector that detects changes, reads only the relations whose catalog hash moved
+(sql_changes.py). Nothing is kept between schemas, so memory follows the largest schema, not the
+database. Config fields are in sql_config.py (re-exported here).
 """
 
 from __future__ import annotations
 
 import abc
-import datetime as dt
-import itertools
-import math
-import re
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-import orjson
 import sqlalchemy as sa
-from pydantic import Field, SecretStr, field_validator
 from sqlalchemy.engine import Connection, Engine
 
+from lodestar.ingest.connectors.sample_data import MASK, bounded_rows, json_safe, looks_personal
+from lodestar.ingest.connectors.sql_changes import (
+    Digests,
+    RelationDigest,
+    SchemaPlan,
+    context_fingerprint,
+    plan_schema,
+)
+from lodestar.ingest.connectors.sql_config import ServerConfig as ServerConfig
+from lodestar.ingest.connectors.sql_config import SQLConfig as SQLConfig
+from lodestar.ingest.connectors.sql_config import expect_config as expect_config
 from lodestar.ingest.errors import ConfigError, IngestError, PermanentError, TransientError
 from lodestar.ingest.retry import classify
 from lodestar.ingest.source import Source, SourceConfig, SourceContext, Unit
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.kinds.service import ConnectionValue
-from lodestar.model.kinds.table import SAMPLE_MAX_BYTES, TableType
+from lodestar.model.kinds.table import TableType
 
-C = TypeVar("C", bound=SourceConfig)
 T = TypeVar("T")
 
 # Schemas every SQL connector leaves out, compared lower-case; plus pg_toast*/pg_temp_*.
 SYSTEM_SCHEMAS = frozenset(
     {"information_schema", "pg_catalog", "mysql", "performance_schema", "sys"}
 )
-MASK = "***"
-MAX_TEXT = 200
 _MAX_DATA_TYPE = 512
 _MAX_DEFAULT = 4096
 _MAX_DESCRIPTION = 65_536
@@ -51,70 +52,6 @@ _MAX_VIEW_SQL = 1_048_576
 def is_system_schema(name: str) -> bool:
     low = name.lower()
     return low in SYSTEM_SCHEMAS or low.startswith(("pg_toast", "pg_temp_"))
-
-
-# -- configs -------------------------------------------------------------------------------
-
-
-class SQLConfig(SourceConfig):
-    """Fields every SQL connector has."""
-
-    service: str = Field(
-        description="Name of the service asset the databases are filed under, e.g. "
-        "`warehouse`: the first part of every FQN this source writes."
-    )
-
-    @field_validator("service")
-    @classmethod
-    def _service(cls, v: str) -> str:
-        try:
-            return fqn_mod.check_part(v)
-        except fqn_mod.FQNError as e:
-            raise ValueError(f"{e}; name the service like `warehouse`") from None
-
-
-class ServerConfig(SQLConfig):
-    """A database server reached over the network."""
-
-    host: str = Field(description="Host name or IP address of the server, without a port.")
-    username: str = Field(description="User to connect as.")
-    password: SecretStr | None = Field(
-        None, description="The user's password; write `${ENV_VAR}` in a recipe, not the value."
-    )
-    connect_timeout: int = Field(
-        10, ge=1, le=300, description="Seconds to wait for a connection before giving up."
-    )
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("give the server's host name, e.g. db.example.com or 127.0.0.1")
-        if "://" in v or "/" in v:
-            raise ValueError("give the host name only (db.example.com), not a URL")
-        if v.count(":") == 1:
-            raise ValueError("give the host without ':port'; set the port in `port`")
-        return v
-
-    @field_validator("username")
-    @classmethod
-    def _username(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("give the user to connect as, e.g. `lodestar`")
-        return v
-
-    def secret(self) -> str | None:
-        return self.password.get_secret_value() if self.password is not None else None
-
-    def where(self) -> str:
-        return f"{self.host}:{getattr(self, 'port', '?')} as user {self.username!r}"
-
-
-def expect_config(config: SourceConfig, model: type[C]) -> C:
-    if not isinstance(config, model):
-        raise ConfigError(f"expected a {model.__name__}, got {type(config).__name__}")
-    return config
 
 
 # -- what a connector reads ------------------------------------------------------------------
@@ -191,65 +128,6 @@ def connect_error(exc: BaseException, system: str, where: str) -> IngestError:
     return PermanentError(f"{text} (check host, port, username, password and database)")
 
 
-# -- sample data -------------------------------------------------------------------------------
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-_PII_TOKENS = frozenset(
-    {
-        "email", "mail", "phone", "mobile", "fax", "ssn", "address", "addr", "street", "zip",
-        "zipcode", "postcode", "postal", "name", "firstname", "lastname", "fullname",
-        "surname", "username", "birthday", "birthdate", "dob", "birth", "passport", "iban",
-        "password", "passwd", "secret", "salary",
-    }
-)  # fmt: skip
-_PII_PAIRS = frozenset({("e", "mail"), ("social", "security"), ("credit", "card")})
-
-
-def looks_personal(column: str) -> bool:
-    """Whether a column name suggests personal data (email, phone, names, addresses...)."""
-    tokens = [t for t in _NON_WORD.split(_CAMEL.sub("_", column).lower()) if t]
-    if any(t in _PII_TOKENS for t in tokens):
-        return True
-    return any(pair in _PII_PAIRS for pair in itertools.pairwise(tokens))
-
-
-def json_safe(value: Any, depth: int = 0) -> Any:
-    """A JSON value for a sample cell: exotic types as text, long text cut to 200 characters."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**63 else str(value)[:MAX_TEXT]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, str):
-        return value[:MAX_TEXT]
-    if isinstance(value, bytes | bytearray | memoryview):
-        return ("0x" + bytes(value[:MAX_TEXT]).hex())[:MAX_TEXT]
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()[:MAX_TEXT]
-    if isinstance(value, Decimal | uuid.UUID | dt.timedelta):
-        return str(value)[:MAX_TEXT]
-    if depth < 4 and isinstance(value, list | tuple):
-        return [json_safe(v, depth + 1) for v in value[:MAX_TEXT]]
-    if depth < 4 and isinstance(value, dict):
-        items = list(value.items())[:MAX_TEXT]
-        return {str(k)[:MAX_TEXT]: json_safe(v, depth + 1) for k, v in items}
-    return str(value)[:MAX_TEXT]
-
-
-def bounded_rows(rows: list[list[Any]], max_bytes: int = SAMPLE_MAX_BYTES - 1024) -> list[Any]:
-    """The leading rows whose JSON fits in `max_bytes`."""
-    out: list[list[Any]] = []
-    size = 2
-    for row in rows:
-        size += len(orjson.dumps(row)) + 1
-        if size > max_bytes:
-            break
-        out.append(row)
-    return out
-
-
 # -- the source --------------------------------------------------------------------------------
 
 
@@ -260,11 +138,16 @@ class SQLSource(Source):
     system: ClassVar[str]
     # Table types whose sample rows are read; a view may be arbitrarily costly to run.
     sampled_types: ClassVar[frozenset[str]] = frozenset({"table", "materialized_view"})
+    # Whether `relation_digests` is implemented (see sql_changes); bump the version whenever
+    # what the connector extracts from a relation changes, so every relation is read again.
+    detects_changes: ClassVar[bool] = False
+    fingerprint_version: ClassVar[int] = 1
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
         self._engines: dict[str, Engine] = {}
         self._databases: list[str] | None = None
+        self._previous: Mapping[str, str] = {}
 
     @property
     def service(self) -> str:
@@ -299,6 +182,18 @@ class SQLSource(Source):
     def database_configured(self, database: str) -> bool:
         """Whether the config names this database (when it names any)."""
         return True
+
+    def relation_digests(self, conn: Connection, database: str, schemas: list[str]) -> Digests:
+        """For connectors that detect changes: every relation of these schemas with a hash of
+        everything `read_schema` extracts from it, in one cheap query."""
+        raise NotImplementedError(f"{type(self).__name__} does not detect changes")
+
+    def read_relations(
+        self, conn: Connection, database: str, schema: str, names: set[str]
+    ) -> list[TableMeta]:
+        """The named relations of a schema, as `read_schema` reads them; connectors that
+        detect changes read only these."""
+        return [t for t in self.read_schema(conn, database, schema) if t.name in names]
 
     # -- connections ---------------------------------------------------------------------------
     def engine_key(self, database: str) -> str:
@@ -394,6 +289,9 @@ class SQLSource(Source):
             "connection": self.connection_info(),
         }
 
+    def skip_unchanged(self, previous: Mapping[str, str]) -> None:
+        self._previous = previous
+
     def units(self) -> Iterator[Unit]:
         svc = self.service
         service_body = self.service_body()
@@ -414,9 +312,25 @@ class SQLSource(Source):
             )
             if not schemas:
                 yield Unit(db_fqn, assets=[("service", service_body), ("database", db_body)])
+            digests = self._digests(db_fqn, database, [s.name for s in schemas])
             for schema in schemas:
-                yield from self._schema_units(database, schema, [service_body, db_body])
+                relations = None if digests is None else digests.get(schema.name, {})
+                yield from self._schema_units(database, schema, [service_body, db_body], relations)
             self.release(database)
+
+    def _digests(self, db_fqn: str, database: str, schemas: list[str]) -> Digests | None:
+        """The relations' hashes, taken before any of them is read; None: read everything."""
+        if not self.detects_changes or not schemas:
+            return None
+        try:
+            return self.query(
+                f"fingerprint the relations of {db_fqn}",
+                database,
+                lambda conn: self.relation_digests(conn, database, schemas),
+            )
+        except IngestError as e:
+            self.ctx.warn(f"{db_fqn}: change detection failed, every relation is read: {e}")
+            return None
 
     def _database_meta(self, db_fqn: str, database: str) -> DatabaseMeta:
         return self.query(
@@ -426,7 +340,11 @@ class SQLSource(Source):
         )
 
     def _schema_units(
-        self, database: str, schema: SchemaMeta, parents: list[dict[str, Any]]
+        self,
+        database: str,
+        schema: SchemaMeta,
+        parents: list[dict[str, Any]],
+        relations: dict[str, RelationDigest] | None,
     ) -> Iterator[Unit]:
         svc = self.service
         try:
@@ -442,20 +360,73 @@ class SQLSource(Source):
             }
         )
         assets = [("service", parents[0]), ("database", parents[1]), ("schema", s_body)]
+        allows = self.ctx.filters.tables.allows
+        plan = None
+        if relations is not None:
+            plan = self._plan(database, schema.name, [*parents, s_body], relations)
         try:
-            tables = self.query(
-                f"read the catalog of {s_fqn}",
-                database,
-                lambda conn: self.read_schema(conn, database, schema.name),
-            )
+            tables = self._read_tables(database, schema.name, s_fqn, plan)
         except PermanentError as e:
             yield Unit(s_fqn, error=str(e))
             return
         yield Unit(s_fqn, assets=list(assets))
-        allows = self.ctx.filters.tables.allows
-        for table in sorted(tables, key=lambda t: t.name):
-            if allows(table.name):
-                yield self._table_unit(database, schema.name, s_fqn, table, assets)
+        read = {t.name: t for t in tables if allows(t.name)}
+        unchanged = plan.unchanged if plan is not None else {}
+        for name in sorted(read.keys() | unchanged.keys()):
+            table = read.get(name)
+            if table is None:
+                key = fqn_mod.join([self.service, database, schema.name, name])
+                yield Unit(key, fingerprint=unchanged[name], unchanged=True)
+                continue
+            unit = self._table_unit(database, schema.name, s_fqn, table, assets)
+            if plan is not None and unit.error is None:
+                unit.fingerprint = plan.extract.get(name)
+            yield unit
+
+    def _plan(
+        self,
+        database: str,
+        schema: str,
+        parents: list[dict[str, Any]],
+        relations: dict[str, RelationDigest],
+    ) -> SchemaPlan:
+        def key_of(name: str) -> str | None:
+            try:
+                return fqn_mod.join([self.service, database, schema, name])
+            except fqn_mod.FQNError:
+                return None
+
+        opts = self.ctx.options
+        return plan_schema(
+            relations,
+            context=context_fingerprint(
+                type(self).__name__, self.fingerprint_version, parents, opts
+            ),
+            previous=self._previous,
+            key_of=key_of,
+            allows=self.ctx.filters.tables.allows,
+            sampled=lambda t: opts.sample_data and t in self.sampled_types,
+        )
+
+    def _read_tables(
+        self, database: str, schema: str, s_fqn: str, plan: SchemaPlan | None
+    ) -> list[TableMeta]:
+        """The schema's relations that need reading: all of them without a plan (or when
+        none is unchanged), the changed ones with it, none when nothing changed."""
+        if plan is not None and not plan.extract:
+            return []
+        if plan is None or not plan.unchanged:
+            return self.query(
+                f"read the catalog of {s_fqn}",
+                database,
+                lambda conn: self.read_schema(conn, database, schema),
+            )
+        names = set(plan.extract)
+        return self.query(
+            f"read the changed relations of {s_fqn}",
+            database,
+            lambda conn: self.read_relations(conn, database, schema, names),
+        )
 
     def _table_unit(
         self,

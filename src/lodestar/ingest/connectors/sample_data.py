@@ -1,0 +1,75 @@
+"""Sample rows for the SQL connectors: personal-looking columns masked, cells made JSON-safe
+and bounded in size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import re
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from lodestar.model.kinds.table import SAMPLE_MAX_BYTES
+
+MASK = "***"
+MAX_TEXT = 200
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_PII_TOKENS = frozenset(
+    {
+        "email", "mail", "phone", "mobile", "fax", "ssn", "address", "addr", "street", "zip",
+        "zipcode", "postcode", "postal", "name", "firstname", "lastname", "fullname",
+        "surname", "username", "birthday", "birthdate", "dob", "birth", "passport", "iban",
+        "password", "passwd", "secret", "salary",
+    }
+)  # fmt: skip
+_PII_PAIRS = frozenset({("e", "mail"), ("social", "security"), ("credit", "card")})
+
+
+def looks_personal(column: str) -> bool:
+    """Whether a column name suggests personal data (email, phone, names, addresses...)."""
+    tokens = [t for t in _NON_WORD.split(_CAMEL.sub("_", column).lower()) if t]
+    if any(t in _PII_TOKENS for t in tokens):
+        return True
+    return any(pair in _PII_PAIRS for pair in itertools.pairwise(tokens))
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """A JSON value for a sample cell: exotic types as text, long text cut to 200 characters."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else str(value)[:MAX_TEXT]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return ("0x" + bytes(value[:MAX_TEXT]).hex())[:MAX_TEXT]
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()[:MAX_TEXT]
+    if isinstance(value, Decimal | uuid.UUID | dt.timedelta):
+        return str(value)[:MAX_TEXT]
+    if depth < 4 and isinstance(value, list | tuple):
+        return [json_safe(v, depth + 1) for v in value[:MAX_TEXT]]
+    if depth < 4 and isinstance(value, dict):
+        items = list(value.items())[:MAX_TEXT]
+        return {str(k)[:MAX_TEXT]: json_safe(v, depth + 1) for k, v in items}
+    return str(value)[:MAX_TEXT]
+
+
+def bounded_rows(rows: list[list[Any]], max_bytes: int = SAMPLE_MAX_BYTES - 1024) -> list[Any]:
+    """The leading rows whose JSON fits in `max_bytes`."""
+    out: list[list[Any]] = []
+    size = 2
+    for row in rows:
+        size += len(orjson.dumps(row)) + 1
+        if size > max_bytes:
+            break
+        out.append(row)
+    return out
