@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,19 +55,38 @@ def _load() -> None:
     _loaded = True
 
 
+def _load_one(name: str) -> KindSpec | None:
+    """A kind by name, importing only its own module (named after the kind) when it is not
+    registered yet: a command that touches four kinds does not build all twenty models.
+    Anything else (a plural, a kind in a module of another name) loads them all."""
+    spec = _KINDS.get(name)
+    if spec is None and not _loaded and name.isidentifier():
+        from lodestar.model import kinds
+
+        if importlib.util.find_spec(f"{kinds.__name__}.{name}") is not None:
+            importlib.import_module(f"{kinds.__name__}.{name}")
+            spec = _KINDS.get(name)
+    return spec
+
+
 def all_kinds() -> list[KindSpec]:
     _load()
     return sorted(_KINDS.values(), key=lambda k: k.name)
 
 
 def get_kind(name: str) -> KindSpec:
-    _load()
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise KeyError(name) from None
+    spec = _load_one(name)
+    if spec is None:
+        _load()
+        spec = _KINDS.get(name)
+    if spec is None:
+        raise KeyError(name)
+    return spec
 
 
 def find_kind(name: str) -> KindSpec | None:
-    _load()
-    return _KINDS.get(name) or _BY_PLURAL.get(name)
+    spec = _load_one(name)
+    if spec is None:
+        _load()
+        spec = _KINDS.get(name) or _BY_PLURAL.get(name)
+    return spec
