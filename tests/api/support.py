@@ -58,6 +58,13 @@ class ApiServer:
     def admin_token(self) -> str:
         return (self.data_dir / "admin.token").read_text().strip()
 
+    @property
+    def database_url(self) -> str:
+        """The server's database, for a test that changes it behind the server's back."""
+        if self.database is not None:
+            return f"postgresql+psycopg://{PG_HOST}/{self.database}"
+        return f"sqlite:///{self.data_dir / 'catalog.db'}"
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -120,7 +127,7 @@ def pg_unreachable() -> str | None:
 
 
 def launch_api_server(
-    data_dir: Path, backend: str, env: Mapping[str, str] | None = None
+    data_dir: Path, backend: str, env: Mapping[str, str] | None = None, workers: int = 1
 ) -> ApiServer:
     """Start uvicorn on a fresh database (for PostgreSQL: a new database) without waiting."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +145,8 @@ def launch_api_server(
     python = str(PYTHON if PYTHON.exists() else Path(sys.executable))
     args = ["-m", "uvicorn", "--factory", "lodestar.api.app:app_from_env"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    if workers > 1:
+        args += ["--workers", str(workers)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [python, *args], env=child_env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir
@@ -147,10 +156,10 @@ def launch_api_server(
 
 @contextlib.contextmanager
 def api_server_running(
-    data_dir: Path, backend: str, env: Mapping[str, str] | None = None
+    data_dir: Path, backend: str, env: Mapping[str, str] | None = None, workers: int = 1
 ) -> Iterator[ApiServer]:
     """A ready server on a fresh database; stopped (and its database dropped) afterwards."""
-    server = launch_api_server(data_dir, backend, env)
+    server = launch_api_server(data_dir, backend, env, workers)
     try:
         yield server.ready()
     finally:

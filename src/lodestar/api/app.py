@@ -14,6 +14,7 @@ from starlette.responses import Response
 import lodestar
 from lodestar.api import metrics, problems, routing
 from lodestar.api.deps import AppServices, Reader
+from lodestar.api.fast_reads import FastReads
 from lodestar.api.guards import NulGuard
 from lodestar.api.routers import bulk, events, observations, tokens
 from lodestar.api.routers.assets import json_response, kind_router
@@ -23,6 +24,7 @@ from lodestar.model.registry import all_kinds
 from lodestar.runtime import tune_gc
 from lodestar.settings import Settings
 from lodestar.store import Store, open_store
+from lodestar.store.asset_rows import open_rows
 
 log = logging.getLogger("lodestar")
 
@@ -41,6 +43,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if first is not None:
             log.warning("first start: an admin token was written to %s", first[0])
         state["store"] = st
+        fast.start(svc.tokens, open_rows(st))
         tune_gc()
         scheduler = None
         if settings.scheduler:
@@ -53,6 +56,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         finally:
             if scheduler is not None:
                 scheduler.stop()
+            fast.stop()
             if own:
                 st.dispose()
 
@@ -65,7 +69,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     problems.install(app)
-    metrics.install(app)
+    fast = FastReads(settings, metrics.install(app))
     app.add_middleware(NulGuard)
 
     @app.get("/api/v1/health", tags=["system"], summary="Liveness and database reachability")
@@ -118,7 +122,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    routing.install(app)
+    routing.install(app, fast)
     return app
 
 

@@ -1,4 +1,10 @@
-"""Bearer tokens: issued once in clear, stored as SHA-256 hashes, resolved to principals."""
+"""Bearer tokens: issued once in clear, stored as SHA-256 hashes, resolved to principals.
+
+Resolving is on the path of every request, so resolved tokens are cached per process. The
+cache never outlives a revocation by more than `RECHECK_SECONDS`: before trusting it, a process
+looks at the tokens table's revocation mark (one small query) if it has not done so for that
+long, and drops the whole cache when the mark moved. The process that revokes drops its cache
+at once. Expiry is checked against the cached expiry time on every hit."""
 
 from __future__ import annotations
 
@@ -11,18 +17,33 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from lodestar.auth.principal import ROLES, Principal, Role
 from lodestar.catalog.errors import AlreadyExists, InvalidInput, NotFound
 from lodestar.model.records import Origin, now_us, us_to_iso
 from lodestar.store import tokens as q
 from lodestar.store.engine import Store
+from lodestar.store.tokens import RevocationMark, revocation_mark
 
 PREFIX = "lds_"
-_CACHE_SECONDS = 5.0
+# A revocation made anywhere is seen by every process within this many seconds.
+RECHECK_SECONDS = 1.0
+# How long a resolved token (known, or unknown) is cached between those checks.
+_KNOWN_SECONDS = 300.0
+_UNKNOWN_SECONDS = 5.0
+_MAX_CACHED = 10_000
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    principal: Principal | None
+    expires_at: int | None  # epoch microseconds
+    until: float  # time.monotonic() after which the entry is looked up again
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +59,11 @@ class TokenInfo:
 class TokenService:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # bumped whenever the cache is dropped
+        self._mark: RevocationMark | None = None
+        self._next_check = 0.0
 
     def issue(
         self, name: str, role: str, *, user: str | None = None, ttl_days: int | None = None
@@ -74,33 +98,53 @@ class TokenService:
         """The principal a token stands for; None when unknown, expired or revoked."""
         h = hash_token(token)
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(h)
-            if hit and now - hit[0] < _CACHE_SECONDS:
-                return hit[1]
+        if now >= self._next_check:
+            self._check_revocations(now)
+        hit = self._cache.get(h)
+        if hit is not None and now < hit.until:
+            if hit.expires_at is not None and hit.expires_at <= _now_us():
+                return None
+            return hit.principal
+        generation = self._generation
         with self.store.read() as conn:
             row = q.by_hash(conn, h)
         principal: Principal | None = None
-        if (
-            row
-            and row["revoked_at"] is None
-            and (row["expires_at"] is None or row["expires_at"] > now_us())
-        ):
+        expires_at: int | None = None
+        if row and row["revoked_at"] is None:
             role: Role = row["role"]
             origin = Origin("integration", row["name"]) if role == "bot" else Origin("person")
             principal = Principal(row["name"], role, row["user_fqn"], origin)
+            expires_at = row["expires_at"]
+        ttl = _KNOWN_SECONDS if principal is not None else _UNKNOWN_SECONDS
         with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[h] = (now, principal)
+            # A row read before a revocation that dropped the cache meanwhile is not kept.
+            if generation == self._generation:
+                if len(self._cache) >= _MAX_CACHED:
+                    self._cache.clear()
+                self._cache[h] = _Cached(principal, expires_at, now + ttl)
+        if expires_at is not None and expires_at <= _now_us():
+            return None
         return principal
+
+    def _check_revocations(self, now: float) -> None:
+        with self.store.read() as conn:
+            mark = revocation_mark(conn)
+        with self._lock:
+            if mark != self._mark:
+                self._mark = mark
+                self._drop_cache()
+            self._next_check = now + RECHECK_SECONDS
+
+    def _drop_cache(self) -> None:
+        self._cache.clear()
+        self._generation += 1
 
     def revoke(self, name: str) -> None:
         with self.store.write() as conn:
             if not q.revoke(conn, name, now_us()):
                 raise NotFound(f"no active token named {name!r}")
         with self._lock:
-            self._cache.clear()
+            self._drop_cache()
 
     def list(self) -> list[TokenInfo]:
         with self.store.read() as conn:
@@ -118,7 +162,11 @@ class TokenService:
         ]
 
     def ensure_admin(self, data_dir: Path) -> tuple[Path, str] | None:
-        """On first start, issue an admin token and keep it in a file only its owner reads."""
+        """On first start, issue an admin token and keep it in a file only its owner reads.
+
+        Several workers (`uvicorn --workers N`) or replicas may start on the same empty
+        database at once: the one whose token is stored writes the file, the others find
+        that admin and go on."""
         with self.store.read() as conn:
             if q.active_admins(conn, now_us()) > 0:
                 return None
@@ -128,10 +176,20 @@ class TokenService:
         while name in taken:
             i += 1
             name = f"admin-{i}"
-        token = self.issue(name, "admin")
+        try:
+            token = self.issue(name, "admin")
+        except (AlreadyExists, IntegrityError):
+            with self.store.read() as conn:
+                if q.active_admins(conn, now_us()) > 0:
+                    return None
+            raise
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / "admin.token"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(token + "\n")
         return path, token
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000

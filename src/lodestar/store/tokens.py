@@ -49,3 +49,17 @@ def active_admins(conn: Connection, now: int) -> int:
         )
     )
     return int(conn.execute(q).scalar_one())
+
+
+RevocationMark = tuple[int, int | None]
+
+_MARK = sa.select(sa.func.count(tokens.c.revoked_at), sa.func.max(tokens.c.revoked_at))
+
+
+def revocation_mark(conn: Connection) -> RevocationMark:
+    """(revoked tokens, latest revocation time): a mark that changes whenever any token is
+    revoked, by this process, another worker, another replica or the CLI. Revoking sets
+    `revoked_at` once and tokens are never deleted, so any revocation changes the count (and
+    the max covers a deletion)."""
+    row = conn.execute(_MARK).one()
+    return int(row[0]), None if row[1] is None else int(row[1])
