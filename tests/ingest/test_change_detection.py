@@ -69,6 +69,8 @@ class Shop:
     settings: Settings
     catalog: Catalog
     extracted: list[str] = field(default_factory=list)  # relation names, in read order
+    hashed: int = 0  # relation_digests calls: databases whose relations were hashed
+    after_stamp: str | None = None  # SQL run right after the catalog stamp is taken
 
     def execute(self, sql: str) -> None:
         url = self.server.url.set(drivername="postgresql", database=self.database)
@@ -89,6 +91,7 @@ class Shop:
 
     def run(self, **options: Any) -> RunReport:
         self.extracted.clear()
+        self.hashed = 0
         return run_recipe(self.recipe(**options), self.settings)
 
     def fqn(self, name: str) -> str:
@@ -124,8 +127,24 @@ def shop(pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         shop.extracted.extend(t.name for t in tables)
         return tables
 
+    relation_digests = PostgresSource.relation_digests
+    catalog_stamp = PostgresSource.catalog_stamp
+
+    def counted_digests(self: PostgresSource, conn: Any, database: str, schemas: Any) -> Any:
+        shop.hashed += 1
+        return relation_digests(self, conn, database, schemas)
+
+    def racing_stamp(self: PostgresSource, conn: Any, database: str, schemas: Any) -> Any:
+        stamped = catalog_stamp(self, conn, database, schemas)
+        if shop.after_stamp is not None:
+            shop.execute(shop.after_stamp)
+            shop.after_stamp = None
+        return stamped
+
     monkeypatch.setattr(PostgresSource, "read_schema", counted_schema)
     monkeypatch.setattr(PostgresSource, "read_relations", counted_relations)
+    monkeypatch.setattr(PostgresSource, "relation_digests", counted_digests)
+    monkeypatch.setattr(PostgresSource, "catalog_stamp", racing_stamp)
     try:
         shop.execute(SHOP)
         yield shop
@@ -390,3 +409,80 @@ def test_a_changed_option_reads_everything_once(shop: Shop) -> None:
     assert sorted(shop.extracted) == RELATIONS
     assert without_counts.observations == 0
     assert shop.run(row_counts=False).units_not_extracted == 5
+
+
+def test_an_unchanged_database_is_not_even_hashed(shop: Shop) -> None:
+    first = shop.run()
+    assert first.status == "success", first.failures
+    assert shop.hashed == 1  # no stamp committed yet: every relation is hashed
+
+    second = shop.run()
+    assert (shop.hashed, shop.extracted, second.units_not_extracted) == (0, [], 5)
+    assert (second.units, second.units_skipped, second.updated) == (7, 7, 0)
+    third = shop.run()
+    assert (shop.hashed, shop.extracted, third.units_not_extracted) == (0, [], 5)
+
+
+def test_any_catalog_change_brings_the_hashes_back_for_one_run(shop: Shop) -> None:
+    shop.run()
+    shop.execute("CREATE INDEX ON shop.notes (id)")  # a catalog change no relation shows
+
+    report = shop.run()
+    assert (shop.hashed, shop.extracted, report.updated) == (1, [], 0)
+    shop.run()
+    assert (shop.hashed, shop.extracted) == (0, [])
+
+
+def test_a_change_just_after_a_matching_stamp_is_read_by_the_next_run(shop: Shop) -> None:
+    shop.run()
+    shop.run()  # the stamp is committed and matches
+    assert shop.hashed == 0
+    shop.after_stamp = "COMMENT ON COLUMN shop.notes.body IS 'what was said'"
+
+    racing = shop.run()  # stamped before the comment: this run cannot know of it
+    assert (racing.status, shop.hashed, shop.extracted) == ("success", 0, [])
+
+    shop.run()  # the stamp moved: hashed, and notes read
+    assert (shop.hashed, shop.extracted) == (1, ["notes"])
+    assert shop.column("notes", "body")["description"] == "what was said"
+    shop.run()
+    assert (shop.hashed, shop.extracted) == (0, [])
+
+
+def test_a_change_between_stamp_and_hashes_is_read_and_hashed_again_later(shop: Shop) -> None:
+    shop.run()
+    shop.execute("CREATE INDEX ON shop.notes (id)")  # the next stamp will not match
+    shop.after_stamp = "COMMENT ON COLUMN shop.notes.body IS 'what was said'"
+
+    racing = shop.run()  # stamped before the comment, hashed after it
+    assert (racing.status, shop.hashed, shop.extracted) == ("success", 1, ["notes"])
+    assert shop.column("notes", "body")["description"] == "what was said"
+
+    shop.run()  # its marker holds the older stamp: hashed again, nothing to read
+    assert (shop.hashed, shop.extracted) == (1, [])
+    shop.run()
+    assert (shop.hashed, shop.extracted) == (0, [])
+
+
+def test_a_relation_that_failed_keeps_its_database_hashed(shop: Shop) -> None:
+    shop.run()
+    shop.execute("COMMENT ON TABLE shop.notes IS 'jotted down'")
+    real = PostgresSource.read_relations
+
+    def failing(self: PostgresSource, conn: Any, database: str, schema: str, names: Any) -> Any:
+        tables: list[TableMeta] = real(self, conn, database, schema, names)
+        for t in tables:
+            if t.name == "notes":
+                t.error = "could not read it this time"
+        return tables
+
+    PostgresSource.read_relations = failing  # type: ignore[method-assign]
+    try:
+        failed = shop.run()
+    finally:
+        PostgresSource.read_relations = real  # type: ignore[method-assign]
+    assert failed.units_failed == 1
+    # The stamp has not moved since, but notes was not committed as the hashes saw it.
+    again = shop.run()
+    assert (shop.hashed, shop.extracted, again.updated) == (1, ["notes"], 1)
+    assert shop.doc("notes")["description"] == "jotted down"

@@ -111,6 +111,10 @@ def pg_config(zoo: PgZoo, **extra: Any) -> dict[str, Any]:
 def test_postgres_round_trips_exactly(pg_zoo: PgZoo, tmp_path: Path) -> None:
     units, source = run(PostgresSource, pg_config(pg_zoo))
     db = pg_zoo.database
+    # Last, the database's catalog-stamp marker (change detection's own bookkeeping).
+    marker = units.pop()
+    assert (marker.key, marker.marker, marker.assets) == (f"catalog-stamp:pg.{db}", True, [])
+    assert marker.fingerprint
     got = tables(units)
     assert [u.key for u in units] == [
         f'pg.{db}."Odd.Names"',
@@ -275,6 +279,7 @@ def test_postgres_filters_and_scope(pg_zoo: PgZoo) -> None:
         f"pg.{db}.sales",
         f"pg.{db}.sales.customers",
         f"pg.{db}.sales.totals",
+        f"catalog-stamp:pg.{db}",
     ]
     assert all(u.observations == [] for u in units)
     assert source.in_scope("table", f"pg.{db}.sales.customers")

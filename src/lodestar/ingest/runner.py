@@ -145,8 +145,9 @@ class _Run:
             lineage.extend(u.lineage)
             self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], assets)
         for u in skipped:
-            self.report.units_skipped += 1
-            self.report.units_not_extracted += u.unchanged
+            if not u.marker:
+                self.report.units_skipped += 1
+                self.report.units_not_extracted += u.unchanged
             for kind, fqn in prior[u.key].assets:
                 self._count(kind, fqn, "unchanged")
             self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], prior[u.key].assets)
@@ -244,10 +245,10 @@ def run_pipeline(
         source.skip_unchanged(r.previous)
         batch: list[Unit] = []
         for unit in source.units():
-            report.units += 1
+            report.units += not unit.marker
             prior = run.units.get(unit.key)
             if run.resumed and prior is not None and prior.run_id == run.run_id:
-                report.units_resumed += 1
+                report.units_resumed += not unit.marker
                 r.units_now[unit.key] = prior
                 continue
             if unit.unchanged and (

@@ -68,6 +68,9 @@ class Unit:
     # Not extracted: the source found `fingerprint` equal to the one the unit was committed
     # with. Such a unit has no assets; the runner keeps what it committed before.
     unchanged: bool = False
+    # A marker: no assets, only a fingerprint the source keeps for its own change detection
+    # (a database's catalog stamp). Committed like any unit, counted in no report figure.
+    marker: bool = False
 
 
 @dataclass(slots=True)

@@ -169,6 +169,42 @@ _DIGESTS = sa.text(
       AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
     """
 )
+# The catalog stamp (see sql_changes): every change to a catalog row writes a new row version
+# with the writing transaction's id (xmin), so the count and the xmin sum of each catalog the
+# hashes read move with any DDL, in any schema (a false alarm only costs the hashes). Row-count
+# statistics are updated in place, without a new version, so they are stamped by value; so is
+# the search path, which changes how pg_get_viewdef qualifies names. About 16 ms for a
+# database of 1,100 relations.
+_STAMP = sa.text(
+    """
+    SELECT md5(concat_ws(';',
+      (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_class),
+      (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_attribute),
+      (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_attrdef),
+      (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_constraint),
+      (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_description),
+      (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_rewrite),
+      (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_type),
+      (SELECT count(*) || ':' || sum(xmin::text::bigint) FROM pg_namespace),
+      current_setting('search_path'),
+      CASE WHEN :row_counts THEN
+        (SELECT string_agg(c.oid::text || '=' || c.reltuples::text, ',' ORDER BY c.oid)
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = ANY(CAST(:schemas AS text[])) AND c.relkind IN ('r', 'p', 'm'))
+      END
+    ))
+    """
+)
+# The relations _DIGESTS would hash, by name only.
+_RELATION_NAMES = sa.text(
+    """
+    SELECT n.nspname, c.relname
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(CAST(:schemas AS text[]))
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+    """
+)
 _CONTYPES: dict[str, Literal["primary_key", "unique", "foreign_key"]] = {
     "p": "primary_key",
     "u": "unique",
@@ -195,6 +231,7 @@ class PostgresSource(ServerSQLSource):
     service_type: ClassVar[str] = "postgres"
     system: ClassVar[str] = "PostgreSQL"
     detects_changes: ClassVar[bool] = True
+    stamps_catalog: ClassVar[bool] = True
     fingerprint_version: ClassVar[int] = 1
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
@@ -248,6 +285,19 @@ class PostgresSource(ServerSQLSource):
         for schema, name, kind, digest in rows:
             out.setdefault(schema, {})[name] = RelationDigest(_KINDS[kind], digest)
         return out
+
+    def catalog_stamp(
+        self, conn: Connection, database: str, schemas: list[str]
+    ) -> tuple[str, dict[str, list[str]]]:
+        stamp = str(
+            conn.execute(
+                _STAMP, {"schemas": schemas, "row_counts": self.ctx.options.row_counts}
+            ).scalar_one()
+        )
+        names: dict[str, list[str]] = {}
+        for schema, name in fetch(conn, _RELATION_NAMES, schemas=schemas):
+            names.setdefault(schema, []).append(name)
+        return stamp, names
 
     def read_schema(self, conn: Connection, database: str, schema: str) -> list[TableMeta]:
         return self._read(conn, schema, None)

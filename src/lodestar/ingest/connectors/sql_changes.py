@@ -14,6 +14,19 @@ taken after the hashes, so a change racing the run is seen by the next one.
 Sample rows are data, not catalog, and no catalog hash says whether they changed: with
 `sample_data` on, the sampled relations are always read and sampled, and the runner
 fingerprints their bodies as before.
+
+A connector that can also stamp its catalog (`SQLSource.stamps_catalog`) skips even the hashes
+when nothing changed. The stamp is a value the database changes whenever any of its catalog rows
+change (on PostgreSQL: the count and the sum of the row versions' transaction ids of each
+catalog the hashes read, plus the row-count statistics). After a run that computed the hashes,
+the source commits a marker unit per database whose fingerprint (`catalog_fingerprint`) combines
+the stamp taken before the hashes, every schema's context and every relation's key with the
+fingerprint the run meant to commit for it. The next run takes the stamp and lists the
+relations (no hashing) and recomputes that fingerprint from the fingerprints actually
+committed: equal means the catalog is as it was when every relation was committed as it is
+now, so none is read or hashed. Anything else (a catalog change, a new or dropped relation, a
+relation that failed or was deleted by hand, a changed option, filter or version) makes the
+fingerprints differ and the run hashes every relation as above.
 """
 
 from __future__ import annotations
@@ -50,6 +63,22 @@ def context_fingerprint(
     shaping = options.model_dump(include={"row_counts", "sample_data", "sample_rows"})
     value = [lodestar.__version__, connector, version, parents, shaping]
     return hashlib.sha1(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def catalog_fingerprint(
+    stamp: str, contexts: Mapping[str, str], relations: Mapping[str, str | None]
+) -> str:
+    """A database's marker fingerprint: its catalog stamp, each schema's context and each
+    relation unit's key with its fingerprint."""
+    value = [stamp, sorted(contexts.items()), sorted(relations.items())]
+    return hashlib.sha1(orjson.dumps(value)).hexdigest()
+
+
+def marker_key(db_fqn: str) -> str:
+    """The key of a database's marker unit. Every other unit key of the pipeline starts with
+    the service's own name part; this one's first part is that name behind a prefix, so it can
+    equal none of them."""
+    return f"catalog-stamp:{db_fqn}"
 
 
 def relation_fingerprint(context: str, digest: str) -> str:

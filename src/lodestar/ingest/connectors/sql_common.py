@@ -11,6 +11,7 @@ database. Config fields are in sql_config.py (re-exported here).
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,9 @@ from lodestar.ingest.connectors.sql_changes import (
     Digests,
     RelationDigest,
     SchemaPlan,
+    catalog_fingerprint,
     context_fingerprint,
+    marker_key,
     plan_schema,
 )
 from lodestar.ingest.connectors.sql_config import ServerConfig as ServerConfig
@@ -142,12 +145,18 @@ class SQLSource(Source):
     # what the connector extracts from a relation changes, so every relation is read again.
     detects_changes: ClassVar[bool] = False
     fingerprint_version: ClassVar[int] = 1
+    # Whether `catalog_stamp` is implemented (see sql_changes): an unchanged database is then
+    # not even hashed.
+    stamps_catalog: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
         self._engines: dict[str, Engine] = {}
         self._databases: list[str] | None = None
         self._previous: Mapping[str, str] = {}
+        # relation unit key -> the fingerprint this run means to commit for it (None: the
+        # runner's), for the database being read when it was stamped; None: not stamped.
+        self._intended: dict[str, str | None] | None = None
 
     @property
     def service(self) -> str:
@@ -194,6 +203,14 @@ class SQLSource(Source):
         """The named relations of a schema, as `read_schema` reads them; connectors that
         detect changes read only these."""
         return [t for t in self.read_schema(conn, database, schema) if t.name in names]
+
+    def catalog_stamp(
+        self, conn: Connection, database: str, schemas: list[str]
+    ) -> tuple[str, dict[str, list[str]]]:
+        """For connectors that stamp their catalog: a value that changes whenever anything
+        `relation_digests` hashes may have changed, taken first, and the names of the
+        relations of these schemas (the ones `relation_digests` would hash), without hashing."""
+        raise NotImplementedError(f"{type(self).__name__} does not stamp its catalog")
 
     # -- connections ---------------------------------------------------------------------------
     def engine_key(self, database: str) -> str:
@@ -312,11 +329,113 @@ class SQLSource(Source):
             )
             if not schemas:
                 yield Unit(db_fqn, assets=[("service", service_body), ("database", db_body)])
+            parents = [service_body, db_body]
+            stamped = self._stamp(db_fqn, database, [s.name for s in schemas])
+            fast = (
+                None
+                if stamped is None
+                else self._unchanged_database(database, parents, schemas, *stamped)
+            )
+            if fast is not None:
+                for schema in schemas:
+                    yield from self._schema_units(
+                        database, schema, parents, None, unchanged=fast.get(schema.name, {})
+                    )
+                key = marker_key(db_fqn)
+                yield Unit(key, fingerprint=self._previous[key], unchanged=True, marker=True)
+                self.release(database)
+                continue
             digests = self._digests(db_fqn, database, [s.name for s in schemas])
+            self._intended = {} if stamped is not None and digests is not None else None
             for schema in schemas:
                 relations = None if digests is None else digests.get(schema.name, {})
-                yield from self._schema_units(database, schema, [service_body, db_body], relations)
+                yield from self._schema_units(database, schema, parents, relations)
+            if stamped is not None and self._intended is not None:
+                marker = self._marker(database, parents, schemas, stamped[0], self._intended)
+                if marker is not None:
+                    yield Unit(marker_key(db_fqn), fingerprint=marker, marker=True)
+            self._intended = None
             self.release(database)
+
+    def _stamp(
+        self, db_fqn: str, database: str, schemas: list[str]
+    ) -> tuple[str, dict[str, list[str]]] | None:
+        """The catalog stamp and relation names, or None where the fast path does not apply:
+        no stamp, no schemas, or sample data on (sample rows are read every run anyway)."""
+        if not (self.stamps_catalog and schemas) or self.ctx.options.sample_data:
+            return None
+        try:
+            return self.query(
+                f"stamp the catalog of {db_fqn}",
+                database,
+                lambda conn: self.catalog_stamp(conn, database, schemas),
+            )
+        except IngestError as e:
+            self.ctx.warn(f"{db_fqn}: the catalog stamp failed, every relation is hashed: {e}")
+            return None
+
+    def _contexts(
+        self, database: str, parents: list[dict[str, Any]], schemas: list[SchemaMeta]
+    ) -> dict[str, str] | None:
+        """Each schema's context fingerprint (see `_plan`); None if a name makes no FQN."""
+        out = {}
+        for schema in schemas:
+            try:
+                s_body = self._schema_body(database, schema)
+            except fqn_mod.FQNError:
+                return None
+            out[schema.name] = self._context([*parents, s_body])
+        return out
+
+    def _marker(
+        self,
+        database: str,
+        parents: list[dict[str, Any]],
+        schemas: list[SchemaMeta],
+        stamp: str,
+        relations: Mapping[str, str | None],
+    ) -> str | None:
+        """The marker fingerprint (sql_changes.catalog_fingerprint); None when a relation's
+        fingerprint is left to the runner (sampled) or a name makes no FQN."""
+        contexts = self._contexts(database, parents, schemas)
+        if contexts is None or any(fp is None for fp in relations.values()):
+            return None
+        return catalog_fingerprint(stamp, contexts, relations)
+
+    def _unchanged_database(
+        self,
+        database: str,
+        parents: list[dict[str, Any]],
+        schemas: list[SchemaMeta],
+        stamp: str,
+        names: dict[str, list[str]],
+    ) -> dict[str, dict[str, str]] | None:
+        """When the stamp says nothing changed since every relation was committed as it is
+        now: schema -> relation name -> its committed fingerprint. None: hash them."""
+        previous = self._previous
+        marker = previous.get(marker_key(fqn_mod.join([self.service, database])))
+        if marker is None:
+            return None
+        allows = self.ctx.filters.tables.allows
+        committed: dict[str, str | None] = {}
+        plans: dict[str, dict[str, str]] = {}
+        for schema in schemas:
+            plan: dict[str, str] = {}
+            for name in names.get(schema.name, []):
+                if not allows(name):
+                    continue
+                try:
+                    key = fqn_mod.join([self.service, database, schema.name, name])
+                except fqn_mod.FQNError:
+                    return None
+                fp = previous.get(key)
+                if fp is None:
+                    return None
+                committed[key] = plan[name] = fp
+            plans[schema.name] = plan
+        if self._marker(database, parents, schemas, stamp, committed) != marker:
+            return None
+        return plans
 
     def _digests(self, db_fqn: str, database: str, schemas: list[str]) -> Digests | None:
         """The relations' hashes, taken before any of them is read; None: read everything."""
@@ -339,31 +458,51 @@ class SQLSource(Source):
             lambda conn: self.read_database(conn, database),
         )
 
+    def _schema_body(self, database: str, schema: SchemaMeta) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "name": schema.name,
+                "database": fqn_mod.join([self.service, database]),
+                "description": _cut(schema.description),
+            }
+        )
+
+    def _context(self, parents: list[dict[str, Any]]) -> str:
+        """What every relation unit of a schema carries besides the relation itself."""
+        return context_fingerprint(
+            type(self).__name__, self.fingerprint_version, parents, self.ctx.options
+        )
+
     def _schema_units(
         self,
         database: str,
         schema: SchemaMeta,
         parents: list[dict[str, Any]],
         relations: dict[str, RelationDigest] | None,
+        *,
+        unchanged: dict[str, str] | None = None,
     ) -> Iterator[Unit]:
+        """The schema's unit, then one per relation: read, or not read when its hash
+        (`relations`) or the database's catalog stamp (`unchanged`: name -> fingerprint) says
+        it is as committed."""
         svc = self.service
         try:
             s_fqn = fqn_mod.join([svc, database, schema.name])
         except fqn_mod.FQNError as e:
             yield Unit(f"{svc}.{database}.{schema.name!r}", error=f"schema {schema.name!r}: {e}")
             return
-        s_body = _drop_none(
-            {
-                "name": schema.name,
-                "database": fqn_mod.join([svc, database]),
-                "description": _cut(schema.description),
-            }
-        )
+        s_body = self._schema_body(database, schema)
         assets = [("service", parents[0]), ("database", parents[1]), ("schema", s_body)]
         allows = self.ctx.filters.tables.allows
         plan = None
-        if relations is not None:
+        if unchanged is not None:
+            plan = SchemaPlan(unchanged=dict(unchanged))
+        elif relations is not None:
             plan = self._plan(database, schema.name, [*parents, s_body], relations)
+            if self._intended is not None:
+                for name, fp in [*plan.unchanged.items(), *plan.extract.items()]:
+                    with contextlib.suppress(fqn_mod.FQNError):
+                        self._intended[fqn_mod.join([svc, database, schema.name, name])] = fp
         try:
             tables = self._read_tables(database, schema.name, s_fqn, plan)
         except PermanentError as e:
@@ -371,12 +510,12 @@ class SQLSource(Source):
             return
         yield Unit(s_fqn, assets=list(assets))
         read = {t.name: t for t in tables if allows(t.name)}
-        unchanged = plan.unchanged if plan is not None else {}
-        for name in sorted(read.keys() | unchanged.keys()):
+        skip = plan.unchanged if plan is not None else {}
+        for name in sorted(read.keys() | skip.keys()):
             table = read.get(name)
             if table is None:
                 key = fqn_mod.join([self.service, database, schema.name, name])
-                yield Unit(key, fingerprint=unchanged[name], unchanged=True)
+                yield Unit(key, fingerprint=skip[name], unchanged=True)
                 continue
             unit = self._table_unit(database, schema.name, s_fqn, table, assets)
             if plan is not None and unit.error is None:
@@ -399,9 +538,7 @@ class SQLSource(Source):
         opts = self.ctx.options
         return plan_schema(
             relations,
-            context=context_fingerprint(
-                type(self).__name__, self.fingerprint_version, parents, opts
-            ),
+            context=self._context(parents),
             previous=self._previous,
             key_of=key_of,
             allows=self.ctx.filters.tables.allows,
