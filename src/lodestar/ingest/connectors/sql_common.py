@@ -364,14 +364,21 @@ class SQLSource(Source):
         no stamp, no schemas, or sample data on (sample rows are read every run anyway)."""
         if not (self.stamps_catalog and schemas) or self.ctx.options.sample_data:
             return None
+        return self._maybe_query(
+            f"stamp the catalog of {db_fqn}",
+            database,
+            lambda conn: self.catalog_stamp(conn, database, schemas),
+            f"{db_fqn}: the catalog stamp failed, every relation is hashed",
+        )
+
+    def _maybe_query(
+        self, what: str, database: str, fn: Callable[[Connection], T], fallback: str
+    ) -> T | None:
+        """A query change detection can do without: on failure, warn and return None."""
         try:
-            return self.query(
-                f"stamp the catalog of {db_fqn}",
-                database,
-                lambda conn: self.catalog_stamp(conn, database, schemas),
-            )
+            return self.query(what, database, fn)
         except IngestError as e:
-            self.ctx.warn(f"{db_fqn}: the catalog stamp failed, every relation is hashed: {e}")
+            self.ctx.warn(f"{fallback}: {e}")
             return None
 
     def _contexts(
@@ -441,15 +448,12 @@ class SQLSource(Source):
         """The relations' hashes, taken before any of them is read; None: read everything."""
         if not self.detects_changes or not schemas:
             return None
-        try:
-            return self.query(
-                f"fingerprint the relations of {db_fqn}",
-                database,
-                lambda conn: self.relation_digests(conn, database, schemas),
-            )
-        except IngestError as e:
-            self.ctx.warn(f"{db_fqn}: change detection failed, every relation is read: {e}")
-            return None
+        return self._maybe_query(
+            f"fingerprint the relations of {db_fqn}",
+            database,
+            lambda conn: self.relation_digests(conn, database, schemas),
+            f"{db_fqn}: change detection failed, every relation is read",
+        )
 
     def _database_meta(self, db_fqn: str, database: str) -> DatabaseMeta:
         return self.query(
