@@ -99,6 +99,8 @@ class CatalogSink:
             body = {**current.doc, "recipe": recipe}
             if schedule is not None:
                 body["schedule"] = schedule
+            if body == current.doc and not current.deleted:
+                return  # as stored: no write transaction for an upsert that changes nothing
         except NotFound:
             body = {"name": name, "recipe": recipe, "schedule": schedule}
         self.catalog.upsert(PIPELINE_KIND, body, self.ctx)
