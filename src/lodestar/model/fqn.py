@@ -33,7 +33,10 @@ def check_part(part: str) -> str:
     return part
 
 
+@lru_cache(maxsize=65_536)
 def quote(part: str) -> str:
+    """The part as it is spelled in an FQN (checked; cached: the same service, database and
+    schema names are quoted for every table a run or a bulk write names)."""
     check_part(part)
     if "." in part or '"' in part:
         return '"' + part.replace('"', '""') + '"'
