@@ -275,6 +275,27 @@ def child_lodestar(
     print(json.dumps({"in_run": in_run, "in_run_cpu": in_run_cpu, **_kept(d)}))
 
 
+def child_warm(recipe_json: str, tmp: str, repeat: int) -> None:
+    """In the child: the case of `lodestar serve`'s scheduler, a process that has run a
+    pipeline before. One untimed run into a throwaway catalog loads every module, then a timed
+    first run into a fresh catalog and `repeat` unchanged runs; a JSON line per timed run."""
+    from lodestar.ingest.recipe import parse_recipe
+    from lodestar.ingest.service import run_recipe
+    from lodestar.runtime import tune_gc
+    from lodestar.settings import Settings
+
+    recipe = parse_recipe(json.loads(recipe_json))
+    run_recipe(recipe, Settings(data_dir=Path(tmp) / "warm-up"))
+    tune_gc()  # as the server does once it has started
+    settings = Settings(data_dir=Path(tmp) / "catalog")
+    for run in ["first"] + ["second"] * repeat:
+        t0, c0 = time.perf_counter(), time.process_time()
+        report = run_recipe(recipe, settings)
+        in_run, in_run_cpu = time.perf_counter() - t0, time.process_time() - c0
+        d = report.to_dict()
+        print(json.dumps({"run": run, "in_run": in_run, "in_run_cpu": in_run_cpu, **_kept(d)}))
+
+
 _KEEP = ("status", "created", "updated", "unchanged", "deleted", "units", "units_skipped",
          "units_failed", "observations", "warnings", "failures", "duration")  # fmt: skip
 
@@ -444,7 +465,14 @@ def main() -> int:
     )
     p.add_argument("--keep-db", action="store_true", help="do not drop the databases")
     p.add_argument("--json", type=Path, help="also write the measurements here")
+    p.add_argument(
+        "--warm",
+        action="store_true",
+        help="also time first and unchanged runs in one process that has already run the "
+        "pipeline once (as `lodestar serve`'s scheduler does): no start-up, no first imports",
+    )
     p.add_argument("--child-lodestar", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--child-warm", nargs=2, help=argparse.SUPPRESS)
     p.add_argument("--child-profile", help=argparse.SUPPRESS)
     p.add_argument(
         "--change-detection",
@@ -455,6 +483,9 @@ def main() -> int:
     )
     args = p.parse_args()
 
+    if args.child_warm:
+        child_warm(args.child_warm[0], args.child_warm[1], max(1, args.repeat))
+        return 0
     if args.child_lodestar:
         recipe_json, data_dir = args.child_lodestar
         child_lodestar(recipe_json, data_dir, args.child_profile, args.change_detection)
@@ -504,6 +535,25 @@ def main() -> int:
                     m = measure_lodestar(db, data_dir, run, relations, cli=True)
                     rows.append(m)
                     print_table([m])
+
+        if args.warm:
+            with tempfile.TemporaryDirectory(prefix="lodestar-bench-") as tmp:
+                argv = [sys.executable, str(Path(__file__).resolve()), "--child-warm",
+                        json.dumps(lodestar_recipe(db)), tmp,
+                        "--repeat", str(args.repeat)]  # fmt: skip
+                load = load_avg()
+                _, rss, out, err, code, _ = run_child(argv, None)
+                for line in out.splitlines():
+                    if not line.startswith("{"):
+                        continue
+                    info = json.loads(line)
+                    ok = code == 0 and info.get("status") == "success"
+                    m = Measured("lodestar-warm", info["run"], info["in_run"], info["in_run"],
+                                 rss, relations, load, info, ok, info["in_run_cpu"])  # fmt: skip
+                    rows.append(m)
+                    print_table([m])
+                if code != 0:
+                    print(f"lodestar-warm failed (exit {code})\n{err[-3000:]}", file=sys.stderr)
 
         if args.peer:
             py = peer_python(args.peer_venv)
@@ -560,7 +610,7 @@ def summarize(rows: list[Measured]) -> None:
     ours = {m.run: m for m in rows if m.tool in ("lodestar", "lodestar-nocd") and m.ok}
     peers = [m for m in rows if m.tool.startswith("datahub") and m.ok]
     print()
-    for tool in ("lodestar", "lodestar-nocd", "lodestar-cli"):
+    for tool in ("lodestar", "lodestar-nocd", "lodestar-cli", "lodestar-warm"):
         firsts = [m for m in rows if m.tool == tool and m.run == "first" and m.ok]
         seconds = [m for m in rows if m.tool == tool and m.run == "second" and m.ok]
         if not firsts or not seconds:
