@@ -329,24 +329,37 @@ class SQLSource(Source):
             )
             if not schemas:
                 yield Unit(db_fqn, assets=[("service", service_body), ("database", db_body)])
-            parents = [service_body, db_body]
-            stamped = self._stamp(db_fqn, database, [s.name for s in schemas])
-            fast = (
-                None
-                if stamped is None
-                else self._unchanged_database(database, parents, schemas, *stamped)
-            )
-            if fast is not None:
-                for schema in schemas:
-                    yield from self._schema_units(
-                        database, schema, parents, None, unchanged=fast.get(schema.name, {})
-                    )
-                key = marker_key(db_fqn)
-                yield Unit(key, fingerprint=self._previous[key], unchanged=True, marker=True)
-                self.release(database)
-                continue
-            digests = self._digests(db_fqn, database, [s.name for s in schemas])
-            self._intended = {} if stamped is not None and digests is not None else None
+            yield from self._database_units(database, db_fqn, [service_body, db_body], schemas)
+            self.release(database)
+
+    def _database_units(
+        self,
+        database: str,
+        db_fqn: str,
+        parents: list[dict[str, Any]],
+        schemas: list[SchemaMeta],
+    ) -> Iterator[Unit]:
+        """The schemas' units and, where the connector stamps its catalog, the database's
+        marker last: no relation is hashed or read when the stamp says nothing changed, only
+        the changed ones when the hashes say so (sql_changes)."""
+        names = [s.name for s in schemas]
+        stamped = self._stamp(db_fqn, database, names)
+        fast = (
+            None
+            if stamped is None
+            else self._unchanged_database(database, parents, schemas, *stamped)
+        )
+        if fast is not None:
+            for schema in schemas:
+                yield from self._schema_units(
+                    database, schema, parents, None, unchanged=fast.get(schema.name, {})
+                )
+            key = marker_key(db_fqn)
+            yield Unit(key, fingerprint=self._previous[key], unchanged=True, marker=True)
+            return
+        digests = self._digests(db_fqn, database, names)
+        self._intended = {} if stamped is not None and digests is not None else None
+        try:
             for schema in schemas:
                 relations = None if digests is None else digests.get(schema.name, {})
                 yield from self._schema_units(database, schema, parents, relations)
@@ -354,8 +367,8 @@ class SQLSource(Source):
                 marker = self._marker(database, parents, schemas, stamped[0], self._intended)
                 if marker is not None:
                     yield Unit(marker_key(db_fqn), fingerprint=marker, marker=True)
+        finally:
             self._intended = None
-            self.release(database)
 
     def _stamp(
         self, db_fqn: str, database: str, schemas: list[str]
