@@ -486,3 +486,19 @@ def test_a_relation_that_failed_keeps_its_database_hashed(shop: Shop) -> None:
     again = shop.run()
     assert (shop.hashed, shop.extracted, again.updated) == (1, ["notes"], 1)
     assert shop.doc("notes")["description"] == "jotted down"
+
+
+def test_renaming_a_function_a_view_calls_is_read_again(shop: Shop) -> None:
+    shop.execute(
+        "CREATE FUNCTION shop.cents(numeric) RETURNS bigint LANGUAGE sql IMMUTABLE "
+        "AS 'SELECT ($1 * 100)::bigint';"
+        "CREATE VIEW shop.order_cents AS SELECT id, shop.cents(amount) AS cents FROM shop.orders"
+    )
+    shop.run()
+    shop.run()
+    assert (shop.hashed, shop.extracted) == (0, [])  # the stamp is committed and matches
+
+    shop.execute("ALTER FUNCTION shop.cents(numeric) RENAME TO to_cents")
+    shop.run()
+    assert (shop.hashed, shop.extracted) == (1, ["order_cents"])
+    assert "to_cents" in shop.doc("order_cents")["view_sql"]
