@@ -68,6 +68,8 @@ class _Run:
     counted: set[tuple[str, str]] = field(default_factory=set)
     # unit key -> fingerprint, for the committed units whose assets are all still live
     previous: dict[str, str] = field(default_factory=dict)
+    # Skipped units not yet marked as seen by this run in the run state (see `flush`).
+    unmarked: list[str] = field(default_factory=list)
 
     @property
     def pipeline(self) -> str:
@@ -174,9 +176,23 @@ class _Run:
                 for problem in problems:
                     self.report.warn(problem)
                 self.report.lineage_edges += len(lineage) - len(problems)
-            self.state.commit(self.pipeline, self.run.run_id, written, kept)
+            # A batch that wrote nothing leaves its skipped units for the next commit: marking
+            # them seen costs a write transaction, and a run killed before that commit merely
+            # looks at them again (they are still skipped) instead of resuming past them.
+            self.unmarked.extend(kept)
+            if written:
+                self.commit_marks(written)
         if self.progress is not None:
             self.progress(self.report)
+
+    def commit_marks(
+        self, written: list[tuple[str, str | None, list[tuple[str, str]]]] | None = None
+    ) -> None:
+        """Commit written units and the skipped units waiting to be marked seen."""
+        if self.dry_run or not (written or self.unmarked):
+            return
+        self.state.commit(self.pipeline, self.run.run_id, written or [], self.unmarked)
+        self.unmarked = []
 
     def remove_stale(
         self, scope: list[tuple[str, str]], in_scope: Callable[[str, str], bool]
@@ -268,6 +284,7 @@ def run_pipeline(
                 r.flush(batch)
                 batch = []
         r.flush(batch)
+        r.commit_marks()
         scope = source.scope()  # while the source is still open
         complete = True
     except (IngestError, CatalogError) as e:
