@@ -76,22 +76,28 @@ class TokenService:
             raise InvalidInput("an editor token acts as a user: pass the user's name")
         token = PREFIX + secrets.token_urlsafe(32)
         now = now_us()
-        with self.store.write() as conn:
-            if q.by_name(conn, name) is not None:
-                raise AlreadyExists(f"a token named {name!r} exists; pick another name")
-            q.insert(
-                conn,
-                {
-                    "id": str(uuid.uuid4()),
-                    "name": name,
-                    "role": role,
-                    "token_hash": hash_token(token),
-                    "user_fqn": user,
-                    "created_at": now,
-                    "expires_at": now + ttl_days * 86_400_000_000 if ttl_days else None,
-                    "revoked_at": None,
-                },
-            )
+        taken = AlreadyExists(f"a token named {name!r} exists; pick another name")
+        try:
+            with self.store.write() as conn:
+                if q.by_name(conn, name) is not None:
+                    raise taken
+                q.insert(
+                    conn,
+                    {
+                        "id": str(uuid.uuid4()),
+                        "name": name,
+                        "role": role,
+                        "token_hash": hash_token(token),
+                        "user_fqn": user,
+                        "created_at": now,
+                        "expires_at": now + ttl_days * 86_400_000_000 if ttl_days else None,
+                        "revoked_at": None,
+                    },
+                )
+        except IntegrityError:
+            # Another process issued the same name between our check and our insert
+            # (PostgreSQL; SQLite's write lock already serialises the two).
+            raise taken from None
         return token
 
     def resolve(self, token: str) -> Principal | None:
@@ -178,7 +184,7 @@ class TokenService:
             name = f"admin-{i}"
         try:
             token = self.issue(name, "admin")
-        except (AlreadyExists, IntegrityError):
+        except AlreadyExists:
             with self.store.read() as conn:
                 if q.active_admins(conn, now_us()) > 0:
                     return None
