@@ -30,7 +30,6 @@ from lodestar.ingest.connectors.sql_common import (
     expect_config,
     fetch,
 )
-from lodestar.ingest.errors import PermanentError
 from lodestar.ingest.source import SourceConfig, SourceContext
 
 
@@ -93,9 +92,8 @@ class DuckDBSource(FileSQLSource):
         self.cfg = expect_config(config, DuckDBConfig)
 
     def make_engine(self, database: str) -> Engine:
-        if not self.path.is_file():
-            raise PermanentError(f"the DuckDB file {self.path} does not exist: check `path`")
-        url = sa.URL.create("duckdb", database=str(self.path))
+        path = self.existing_path()
+        url = sa.URL.create("duckdb", database=str(path))
         return sa.create_engine(url, connect_args={"read_only": self.cfg.read_only})
 
     def engine_key(self, database: str) -> str:

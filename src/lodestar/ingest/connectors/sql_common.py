@@ -725,5 +725,11 @@ class FileSQLSource(SQLSource):
     def where(self) -> str:
         return str(self.path)
 
+    def existing_path(self) -> Path:
+        """The database file, which must exist: a connector never creates one."""
+        if not self.path.is_file():
+            raise PermanentError(f"the {self.system} file {self.path} does not exist: check `path`")
+        return self.path
+
     def connection_info(self) -> dict[str, ConnectionValue]:
         return {"path": str(self.path)}

@@ -27,7 +27,6 @@ from lodestar.ingest.connectors.sql_common import (
     expect_config,
     fetch,
 )
-from lodestar.ingest.errors import PermanentError
 from lodestar.ingest.source import SourceConfig, SourceContext
 from lodestar.model import fqn as fqn_mod
 
@@ -93,9 +92,8 @@ class SQLiteSource(FileSQLSource):
         self.cfg = expect_config(config, SQLiteConfig)
 
     def make_engine(self, database: str) -> Engine:
-        if not self.path.is_file():
-            raise PermanentError(f"the SQLite file {self.path} does not exist: check `path`")
-        uri = f"{self.path.as_uri()}?mode=ro"
+        path = self.existing_path()
+        uri = f"{path.as_uri()}?mode=ro"
 
         def connect() -> sqlite3.Connection:
             return sqlite3.connect(uri, uri=True, check_same_thread=False)
