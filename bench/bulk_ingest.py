@@ -251,7 +251,7 @@ def run_inprocess(
 STAGES = [
     ("prepare: validate, dump, FQN, refs", "lodestar.catalog.service", "prepare"),
     ("  validate_body (pydantic validate)", "lodestar.catalog.writes", "validate_body"),
-    ("  to_doc (pydantic model_dump)", "lodestar.catalog.writes", "to_doc"),
+    ("  to_doc (AssetSpec.document)", "lodestar.catalog.writes", "to_doc"),
     ("Store.write (BEGIN .. COMMIT)", "lodestar.store.engine", "Store.write"),
     ("  Planner.preload (read current)", "lodestar.catalog.writes", "Planner.preload"),
     ("  Planner.plan (diff, provenance, policy)", "lodestar.catalog.writes", "Planner.plan"),
