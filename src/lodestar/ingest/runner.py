@@ -68,8 +68,6 @@ class _Run:
     counted: set[tuple[str, str]] = field(default_factory=set)
     # unit key -> fingerprint, for the committed units whose assets are all still live
     previous: dict[str, str] = field(default_factory=dict)
-    # Skipped units not yet marked as seen by this run in the run state (see `flush`).
-    unmarked: list[str] = field(default_factory=list)
 
     @property
     def pipeline(self) -> str:
@@ -176,23 +174,14 @@ class _Run:
                 for problem in problems:
                     self.report.warn(problem)
                 self.report.lineage_edges += len(lineage) - len(problems)
-            # A batch that wrote nothing leaves its skipped units for the next commit: marking
-            # them seen costs a write transaction, and a run killed before that commit merely
-            # looks at them again (they are still skipped) instead of resuming past them.
-            self.unmarked.extend(kept)
+            # Only written units are committed. A skipped unit's committed row is already
+            # right: marking it seen by this run would cost a write per run for nothing, since
+            # stale removal counts what this run saw in memory (`units_now`) and a run killed
+            # before the end merely looks at its skipped units again (they are still skipped).
             if written:
-                self.commit_marks(written)
+                self.state.commit(self.pipeline, self.run.run_id, written)
         if self.progress is not None:
             self.progress(self.report)
-
-    def commit_marks(
-        self, written: list[tuple[str, str | None, list[tuple[str, str]]]] | None = None
-    ) -> None:
-        """Commit written units and the skipped units waiting to be marked seen."""
-        if self.dry_run or not (written or self.unmarked):
-            return
-        self.state.commit(self.pipeline, self.run.run_id, written or [], self.unmarked)
-        self.unmarked = []
 
     def remove_stale(
         self, scope: list[tuple[str, str]], in_scope: Callable[[str, str], bool]
@@ -274,17 +263,14 @@ def run_pipeline(
             if unit.error is not None:
                 report.units_failed += 1
                 report.fail(f"{unit.key}: {unit.error}")
-                if prior is not None:
+                if prior is not None:  # kept as committed: not stale, not deleted
                     r.units_now[unit.key] = UnitState(run.run_id, prior.fingerprint, prior.assets)
-                    if not dry_run:
-                        state.commit(recipe.pipeline, run.run_id, [], [unit.key])
                 continue
             batch.append(unit)
             if len(batch) >= recipe.options.batch_size:
                 r.flush(batch)
                 batch = []
         r.flush(batch)
-        r.commit_marks()
         scope = source.scope()  # while the source is still open
         complete = True
     except (IngestError, CatalogError) as e:

@@ -87,9 +87,8 @@ class StateStore:
         pipeline: str,
         run_id: str,
         written: Sequence[tuple[str, str | None, list[tuple[str, str]]]],
-        kept: Sequence[str],
     ) -> None:
-        """Checkpoint: units written (key, fingerprint, assets) and units kept as they were."""
+        """Checkpoint: the units written (key, fingerprint, assets) by this run."""
         with self.store.write() as conn:
             q.upsert_units(
                 conn,
@@ -99,7 +98,6 @@ class StateStore:
                     for k, fp, assets in written
                 ],
             )
-            q.touch_units(conn, pipeline, list(kept), run_id)
             q.update_run(conn, run_id, heartbeat_at=now_us())
 
     def keep_alive(self, run_id: str, every: float = 15.0) -> threading.Event:

@@ -74,17 +74,6 @@ def upsert_units(conn: Connection, pipeline: str, rows: Sequence[dict[str, Any]]
     conn.execute(ingest_units.insert(), [{"pipeline": pipeline, **r} for r in rows])
 
 
-def touch_units(conn: Connection, pipeline: str, keys: Sequence[str], run_id: str) -> None:
-    for i in range(0, len(keys), 500):
-        conn.execute(
-            ingest_units.update()
-            .where(
-                ingest_units.c.pipeline == pipeline, ingest_units.c.unit_key.in_(keys[i : i + 500])
-            )
-            .values(run_id=run_id)
-        )
-
-
 def delete_units(conn: Connection, pipeline: str, keys: Sequence[str]) -> None:
     for i in range(0, len(keys), 500):
         conn.execute(
