@@ -423,6 +423,17 @@ def test_an_unchanged_database_is_not_even_hashed(shop: Shop) -> None:
     assert (shop.hashed, shop.extracted, third.units_not_extracted) == (0, [], 5)
 
 
+def test_the_stamp_stays_put_while_other_transactions_come_and_go(shop: Shop) -> None:
+    # The stamp sums xids through age(), which counts from the newest xid: it must come out the
+    # same after the server has handed out more transaction ids without changing any catalog.
+    shop.run()
+    for _ in range(30):
+        shop.execute("SELECT txid_current()")  # each one takes a transaction id
+
+    report = shop.run()
+    assert (shop.hashed, shop.extracted, report.units_not_extracted) == (0, [], 5)
+
+
 def test_any_catalog_change_brings_the_hashes_back_for_one_run(shop: Shop) -> None:
     shop.run()
     shop.execute("CREATE INDEX ON shop.notes (id)")  # a catalog change no relation shows

@@ -173,10 +173,16 @@ _DIGESTS = sa.text(
 # with the writing transaction's id (xmin), so the count and the xmin sum of each catalog the
 # hashes read move with any DDL, in any schema (a false alarm only costs the hashes). Functions,
 # operators, collations and text search configurations are in it because view SQL and
-# defaults print their names. Row-count
-# statistics are updated in place, without a new version, so they are stamped by value; so is
-# the search path, which changes how pg_get_viewdef qualifies names. About 16 ms for a
-# database of 1,100 relations.
+# defaults print their names. Row-count statistics are updated in place, without a new
+# version, so they are stamped by value; so is the search path, which changes how
+# pg_get_viewdef qualifies names.
+#
+# The sum is taken through age(xmin), an int4 function, because casting 50,000 xids to text
+# and back cost a third of the query. age(x) is `now - x` in 32-bit arithmetic, with `now`
+# fixed for the transaction, so with age('3') (3 is the first normal xid) the sum of `x - 3`
+# over the normal xids comes out modulo 2^32 whatever `now` is. The bootstrap and frozen xids
+# (1 and 2) have an age of INT_MAX: they are counted apart and taken back out. About 11 ms
+# for a database of 1,100 relations (17 ms with the text cast).
 _STAMPED_CATALOGS = (
     "pg_class",
     "pg_attribute",
@@ -191,12 +197,15 @@ _STAMPED_CATALOGS = (
     "pg_collation",
     "pg_ts_config",
 )
+_XMIN_SUM = """(SELECT n || ':' || mod(mod((n - special) * age('3'::xid)::bigint
+                             - (ages - special * 2147483647), 4294967296) + 4294967296,
+                         4294967296)
+     FROM (SELECT count(*) AS n, sum(age(xmin)) AS ages,
+                  count(*) FILTER (WHERE xmin = '1'::xid OR xmin = '2'::xid) AS special
+           FROM {catalog}) AS t)"""
 _STAMP = sa.text(
     "SELECT md5(concat_ws(';', "
-    + "".join(
-        f"(SELECT count(*) || ':' || sum(xmin::text::bigint) FROM {catalog}), "
-        for catalog in _STAMPED_CATALOGS
-    )
+    + "".join(f"{_XMIN_SUM.format(catalog=catalog)}, " for catalog in _STAMPED_CATALOGS)
     + """
       current_setting('search_path'),
       CASE WHEN :row_counts THEN
