@@ -279,18 +279,23 @@ def child_warm(recipe_json: str, tmp: str, repeat: int) -> None:
     """In the child: the case of `lodestar serve`'s scheduler, a process that has run a
     pipeline before. One untimed run into a throwaway catalog loads every module, then a timed
     first run into a fresh catalog and `repeat` unchanged runs; a JSON line per timed run."""
+    from lodestar.catalog import Catalog
     from lodestar.ingest.recipe import parse_recipe
     from lodestar.ingest.service import run_recipe
     from lodestar.runtime import tune_gc
     from lodestar.settings import Settings
+    from lodestar.store import open_store
 
     recipe = parse_recipe(json.loads(recipe_json))
     run_recipe(recipe, Settings(data_dir=Path(tmp) / "warm-up"))
     tune_gc()  # as the server does once it has started
     settings = Settings(data_dir=Path(tmp) / "catalog")
+    # The server's scheduler runs pipelines on the catalog it serves, opened once.
+    store = open_store(settings.effective_database_url, settings.pool_size)
+    catalog = Catalog(store)
     for run in ["first"] + ["second"] * repeat:
         t0, c0 = time.perf_counter(), time.process_time()
-        report = run_recipe(recipe, settings)
+        report = run_recipe(recipe, settings, catalog=catalog)
         in_run, in_run_cpu = time.perf_counter() - t0, time.process_time() - c0
         d = report.to_dict()
         print(json.dumps({"run": run, "in_run": in_run, "in_run_cpu": in_run_cpu, **_kept(d)}))

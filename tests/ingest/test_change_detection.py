@@ -434,6 +434,45 @@ def test_the_stamp_stays_put_while_other_transactions_come_and_go(shop: Shop) ->
     assert (shop.hashed, shop.extracted, report.units_not_extracted) == (0, [], 5)
 
 
+def _ingest_connections(shop: Shop) -> int:
+    url = shop.server.url.set(drivername="postgresql", database=shop.database)
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as c:
+        row = c.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = %s AND application_name = 'lodestar-ingest'",
+            (shop.database,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_runs_share_an_engine_and_leave_no_connection_open(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    make_engine = PostgresSource.make_engine
+
+    def counted(self: PostgresSource, database: str) -> Any:
+        made.append(database)
+        return make_engine(self, database)
+
+    monkeypatch.setattr(PostgresSource, "make_engine", counted)
+    shop.run()
+    assert _ingest_connections(shop) == 0
+    shop.run()
+    shop.run()
+    assert made == [shop.database]  # the dialect is set up once per process, not per run
+    assert _ingest_connections(shop) == 0
+
+    # Another config (here another password: trust auth takes any) gets an engine of its own.
+    monkeypatch.setenv("SHOP_PASSWORD", "another")
+    recipe = shop.recipe()
+    recipe.source.config["password"] = "${SHOP_PASSWORD}"
+    assert run_recipe(recipe, shop.settings).status == "success"
+    assert made == [shop.database, shop.database]
+    assert _ingest_connections(shop) == 0
+
+
 def test_any_catalog_change_brings_the_hashes_back_for_one_run(shop: Shop) -> None:
     shop.run()
     shop.execute("CREATE INDEX ON shop.notes (id)")  # a catalog change no relation shows
