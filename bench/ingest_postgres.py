@@ -13,9 +13,14 @@
 3. The peer (--peer, when --peer-venv has acryl-datahub): DataHub's `postgres` source into
    its `file` sink and into its `datahub-lite` sink (DuckDB), each a child process of the peer
    venv's python running bench/_datahub_runner.py (telemetry off, upgrade check disabled,
-   profiling off, include_views on, every other option at its default).
+   profiling off, include_views on, every other option at its default). Set it up with
+   `python3 -m venv /work/datahub-venv && /work/datahub-venv/bin/pip install
+   'acryl-datahub[postgres,datahub-lite]' duckdb` (the datahub-lite extra of 1.7 does not
+   bring duckdb).
 4. --scaling: the first-run measurement at 250, 500 and 1000 tables (views and schemas as
    given), to see whether peak memory stays flat as the source grows.
+5. --warm: the scheduler's case, one child process that ran the pipeline before (see
+   `child_warm`); --cli: the real `lodestar ingest` command.
 
     .venv/bin/python bench/ingest_postgres.py                        # 1000 x 30, 100 views
     .venv/bin/python bench/ingest_postgres.py --no-peer --scaling
@@ -23,6 +28,7 @@
     .venv/bin/python bench/ingest_postgres.py --no-peer --profile   # cProfile the 2nd run
     .venv/bin/python bench/ingest_postgres.py --no-peer --repeat 5 --cli  # + CPU, real CLI
     .venv/bin/python bench/ingest_postgres.py --no-peer --repeat 5 --no-change-detection
+    .venv/bin/python bench/ingest_postgres.py --repeat 3 --cli --warm   # what docs records
 
 The benchmark databases are dropped at the end unless --keep-db.
 """
