@@ -194,6 +194,57 @@ def test_demo_loads_the_sample_once(tmp_path: Path, data_dir: Path) -> None:
     assert "not a loopback address" in fresh.stderr
 
 
+def test_ingest_stores_a_pipeline_with_its_owners_that_list_and_run_show(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    import sqlite3
+
+    from lodestar.auth.principal import Principal
+    from lodestar.catalog import WriteContext
+
+    source = tmp_path / "shop.sqlite"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)")
+    conn.close()
+    store = open_store(f"sqlite:///{data_dir / 'catalog.db'}")
+    try:
+        steward = WriteContext.for_principal(Principal("alice", "steward"))
+        Catalog(store).upsert("team", {"name": "data-platform"}, steward)
+    finally:
+        store.dispose()
+    recipe = {
+        "pipeline": "shop",
+        "source": {"type": "sqlite", "config": {"path": str(source), "service": "shop"}},
+        "owners": [{"kind": "team", "fqn": "data-platform"}],
+    }
+    (tmp_path / "shop.yml").write_text(json.dumps(recipe))
+
+    first = run("ingest", str(tmp_path / "shop.yml"), "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["created"] == 4  # service, database, schema, table
+    listed = run("pipelines", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.stdout)
+    assert (row["name"], row["owners"], row["last_status"]) == (
+        "shop",
+        ["team:data-platform"],
+        "success",
+    )
+    table = run("pipelines", "list", env={"COLUMNS": "200"})
+    assert "team:data-platform" in table.stdout
+    again = run("pipelines", "run", "shop", "--json")
+    assert again.exit_code == 0, again.output
+    assert (json.loads(again.stdout)["unchanged"], json.loads(again.stdout)["created"]) == (4, 0)
+
+    # An owner the catalog does not have: one line that names the field, exit non-zero.
+    recipe["owners"] = [{"kind": "team", "fqn": "nobody"}]
+    (tmp_path / "orphan.yml").write_text(json.dumps(recipe | {"pipeline": "orphan"}))
+    orphan = run("ingest", str(tmp_path / "orphan.yml"))
+    assert orphan.exit_code != 0
+    assert "owners.0: no team named 'nobody'" in orphan.stderr
+    assert "Traceback" not in orphan.output
+
+
 # -- client commands against a server ------------------------------------------------------
 @dataclass
 class Server:

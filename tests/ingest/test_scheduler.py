@@ -21,8 +21,9 @@ import pytest
 from croniter import croniter
 
 from lodestar.auth.principal import Principal
-from lodestar.catalog import Catalog, Key, WriteContext
+from lodestar.catalog import Catalog, InvalidInput, Key, WriteContext
 from lodestar.catalog.observations import ObservationLog
+from lodestar.ingest.errors import ConfigError
 from lodestar.ingest.recipe import parse_recipe
 from lodestar.ingest.runner import UNHEALTHY_AFTER, backoff_until
 from lodestar.ingest.scheduler import Scheduler
@@ -258,3 +259,34 @@ def test_tick_runs_the_due_stored_pipelines(
     assert catalog.get("table", Key(fqn="nightly.nightly.main.added")).deleted is False
     # on the real clock nothing is due: it ran moments ago
     assert Scheduler(catalog, settings).due() == []
+
+
+def test_the_recipe_names_the_pipelines_owners_and_a_persons_choice_stays(
+    tmp_path: Path, settings: Settings, catalog: Catalog
+) -> None:
+    for team in ("data-platform", "analytics"):
+        catalog.upsert("team", {"name": team}, ALICE)
+    platform = {"kind": "team", "fqn": "data-platform"}
+    analytics = {"kind": "team", "fqn": "analytics"}
+    raw = _sqlite_pipeline(tmp_path, "owned", None) | {"owners": [platform]}
+    assert run_recipe(parse_recipe(raw), settings).status == "success"
+    assert pipeline_asset(catalog, "owned").doc["owners"] == [platform]
+
+    # A person hands the pipeline to another team: later runs keep that (no new version).
+    catalog.patch(PIPELINE_KIND, Key(fqn="owned"), {"owners": [analytics]}, ALICE, json_patch=False)
+    version = pipeline_asset(catalog, "owned").version
+    assert run_recipe(parse_recipe(raw), settings).status == "success"
+    assert run_stored("owned", settings, catalog).status == "success"
+    asset = pipeline_asset(catalog, "owned")
+    assert (asset.doc["owners"], asset.version) == ([analytics], version)
+
+    # An owner the catalog does not know is refused, naming the field, before anything runs.
+    orphan = _sqlite_pipeline(tmp_path, "orphan", None) | {
+        "owners": [{"kind": "team", "fqn": "nobody"}]
+    }
+    with pytest.raises(InvalidInput, match=r"owners\.0: no team named 'nobody'"):
+        run_recipe(parse_recipe(orphan), settings)
+    assert StateStore(catalog.store).recent("orphan") == []
+    # ...and a recipe owner must be a user or a team
+    with pytest.raises(ConfigError, match="owners"):
+        parse_recipe(orphan | {"owners": [{"kind": "table", "fqn": "x"}]})

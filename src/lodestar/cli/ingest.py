@@ -142,7 +142,7 @@ def run(
 def list_pipelines(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Stored pipelines with their schedule, health and last run."""
+    """Stored pipelines with their owners, schedule, health and last run."""
     with reported():
         from lodestar.catalog import Catalog
         from lodestar.ingest.sinks import PIPELINE_KIND
@@ -161,6 +161,7 @@ def list_pipelines(
                     {
                         "name": a.name,
                         "source": a.doc.get("recipe", {}).get("source", {}).get("type"),
+                        "owners": [f"{o['kind']}:{o['fqn']}" for o in a.doc.get("owners", [])],
                         "schedule": a.doc.get("schedule"),
                         "enabled": a.doc.get("enabled", True),
                         "health": a.doc.get("health", "unknown"),
@@ -175,11 +176,12 @@ def list_pipelines(
             return
         from rich.table import Table
 
-        t = Table("name", "source", "schedule", "health", "last run", "status")
+        t = Table("name", "source", "owners", "schedule", "health", "last run", "status")
         for r in rows:
             t.add_row(
                 r["name"],
                 str(r["source"]),
+                ", ".join(r["owners"]) or "-",
                 r["schedule"] or "-",
                 r["health"],
                 r["last_run"] or "-",

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lodestar.ingest.errors import ConfigError
 from lodestar.ingest.patterns import Filters
 from lodestar.ingest.source import Options
+from lodestar.model.common import OwnerRef
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -49,6 +50,13 @@ class Recipe(BaseModel):
     options: Options = Field(default_factory=Options)
     sink: SinkSpec = Field(default_factory=SinkSpec)
     schedule: str | None = Field(None, description="Cron expression, for stored pipelines.")
+    owners: list[OwnerRef] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Who owns the stored pipeline, e.g. `[{kind: team, fqn: data-platform}]` "
+        "(users and teams that exist in the catalog). An owner a person sets on the pipeline "
+        "in the catalog is kept over this.",
+    )
 
     @model_validator(mode="after")
     def _name(self) -> Recipe:

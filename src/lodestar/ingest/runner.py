@@ -235,7 +235,10 @@ def run_pipeline(
     if dry_run:
         run = state.peek(recipe.pipeline)
     else:
-        sink.save_pipeline(recipe.pipeline, raw_recipe or recipe.model_dump(), recipe.schedule)
+        owners = [o.model_dump() for o in recipe.owners]
+        sink.save_pipeline(
+            recipe.pipeline, raw_recipe or recipe.model_dump(), recipe.schedule, owners
+        )
         run = state.begin(recipe.pipeline)
     report.run_id, report.resumed = run.run_id, run.resumed
     r = _Run(recipe, sink, state, report, run, dry_run, progress)

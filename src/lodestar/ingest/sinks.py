@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from lodestar.auth.principal import Principal
 from lodestar.catalog import BulkLine, Catalog, CatalogError, Key, NotFound, WriteContext
+from lodestar.catalog.changes import keep_person_edits
 from lodestar.catalog.errors import Conflict
 from lodestar.catalog.observations import Observation
 from lodestar.lineage.edges import add_lineage
@@ -44,7 +45,14 @@ class Sink(Protocol):
     def soft_delete(self, kind: str, fqn: str) -> bool:
         """Soft-delete with what it contains; False when already gone."""
 
-    def save_pipeline(self, name: str, recipe: dict[str, Any], schedule: str | None) -> None: ...
+    def save_pipeline(
+        self,
+        name: str,
+        recipe: dict[str, Any],
+        schedule: str | None,
+        owners: list[dict[str, str]],
+    ) -> None:
+        """Store the pipeline asset (recipe, schedule, owners when given)."""
 
     def set_health(self, name: str, health: str) -> None: ...
 
@@ -93,16 +101,27 @@ class CatalogSink:
         except (NotFound, Conflict):
             return False
 
-    def save_pipeline(self, name: str, recipe: dict[str, Any], schedule: str | None) -> None:
+    def save_pipeline(
+        self,
+        name: str,
+        recipe: dict[str, Any],
+        schedule: str | None,
+        owners: list[dict[str, str]],
+    ) -> None:
         try:
             current = self.catalog.get(PIPELINE_KIND, Key(fqn=fqn_mod.quote(name)))
             body = {**current.doc, "recipe": recipe}
             if schedule is not None:
                 body["schedule"] = schedule
+            if owners:
+                body["owners"] = owners
+            # What the write would keep of a person's edits, so that an owner a person set
+            # does not cost a write transaction on every run.
+            body = keep_person_edits(current.doc, body, current.provenance)
             if body == current.doc and not current.deleted:
                 return  # as stored: no write transaction for an upsert that changes nothing
         except NotFound:
-            body = {"name": name, "recipe": recipe, "schedule": schedule}
+            body = {"name": name, "recipe": recipe, "schedule": schedule, "owners": owners}
         self.catalog.upsert(PIPELINE_KIND, body, self.ctx)
 
     def set_health(self, name: str, health: str) -> None:
@@ -171,10 +190,18 @@ class ServerSink:
                 return False
             raise
 
-    def save_pipeline(self, name: str, recipe: dict[str, Any], schedule: str | None) -> None:
+    def save_pipeline(
+        self,
+        name: str,
+        recipe: dict[str, Any],
+        schedule: str | None,
+        owners: list[dict[str, str]],
+    ) -> None:
         body: dict[str, Any] = {"name": name, "recipe": recipe}
         if schedule is not None:
             body["schedule"] = schedule
+        if owners:  # the server keeps an owner a person set over this
+            body["owners"] = owners
         self.client.put(PIPELINE_KIND, body)
 
     def set_health(self, name: str, health: str) -> None:
