@@ -4,21 +4,30 @@ MySQL has no database level above its schemas, so, as in OpenMetadata, every sch
 under one database named by `database_name` ("default"): `service.default.schema.table`. Each
 schema is read with four information_schema queries. Row counts are `table_rows`, which InnoDB
 estimates (and MySQL 8 caches for `information_schema_stats_expiry` seconds).
+
+Change detection (see sql_changes): four queries over all schemas hash, per relation, what those
+queries read. The columns and keys are hashed by the server (GROUP_CONCAT and MD5, grouped by
+the names' exact bytes: information_schema compares names case- and accent-insensitively), so
+an unchanged run fetches 1,100 rows for 1,000 tables instead of every column; the pure-Python
+driver's row parsing was most of such a run. Only changed relations are read again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 # Imported here so that, without the driver, the registry lists this connector as needing
 # `pip install 'lodestar[mysql]'` instead of failing at the first connection.
+import orjson
 import pymysql  # noqa: F401
 import sqlalchemy as sa
 from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection, Engine
 
+from lodestar.ingest.connectors.sql_changes import Digests, RelationDigest
 from lodestar.ingest.connectors.sql_common import (
     ColumnMeta,
     ConstraintMeta,
@@ -67,14 +76,25 @@ _CONTYPES: dict[str, Literal["primary_key", "unique", "foreign_key"]] = {
 }
 
 _SCHEMAS = sa.text("SELECT schema_name AS schema_name FROM information_schema.schemata")
-_TABLES = sa.text(
+_BY_NAME = " AND {table}table_name IN :names"
+
+
+def _catalog_query(sql: str, table: str = "") -> tuple[sa.TextClause, sa.TextClause]:
+    """A per-schema catalog query, and the same narrowed to the relations named in :names."""
+    narrowed = sa.text(sql + _BY_NAME.format(table=table)).bindparams(
+        sa.bindparam("names", expanding=True)
+    )
+    return sa.text(sql), narrowed
+
+
+_TABLES, _TABLES_NAMED = _catalog_query(
     """
     SELECT table_schema AS table_schema, table_name AS table_name, table_type AS table_type,
            table_comment AS table_comment, table_rows AS table_rows
     FROM information_schema.tables WHERE table_schema = :schema
     """
 )
-_COLUMNS = sa.text(
+_COLUMNS, _COLUMNS_NAMED = _catalog_query(
     """
     SELECT table_schema AS table_schema, table_name AS table_name,
            column_name AS column_name, ordinal_position AS ordinal_position,
@@ -84,7 +104,7 @@ _COLUMNS = sa.text(
     FROM information_schema.columns WHERE table_schema = :schema
     """
 )
-_CONSTRAINTS = sa.text(
+_CONSTRAINTS, _CONSTRAINTS_NAMED = _catalog_query(
     """
     SELECT k.table_schema AS table_schema, k.table_name AS table_name,
            k.constraint_name AS constraint_name, t.constraint_type AS constraint_type,
@@ -98,15 +118,59 @@ _CONSTRAINTS = sa.text(
      AND t.table_name = k.table_name AND t.constraint_name = k.constraint_name
     WHERE k.table_schema = :schema
       AND t.constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
-    """
+    """,
+    table="k.",
 )
-_VIEWS = sa.text(
+_VIEWS, _VIEWS_NAMED = _catalog_query(
     """
     SELECT table_schema AS table_schema, table_name AS table_name,
            view_definition AS view_definition
     FROM information_schema.views WHERE table_schema = :schema
     """
 )
+
+# Change detection: what the four queries above read, hashed per relation. Every field goes
+# through QUOTE (NULL comes out as the word NULL, text quoted and escaped), so no two different
+# rows concatenate to the same text. key_column_usage alone holds everything the constraint
+# query keeps: a key named PRIMARY is the primary key, one with a referenced table a foreign
+# key, any other a unique key.
+_DIGEST_SESSION = "SET SESSION group_concat_max_len = 1073741824"
+_DIGEST_TABLES = sa.text(
+    """
+    SELECT table_schema, table_name, table_type, table_comment, table_rows
+    FROM information_schema.tables WHERE table_schema IN :schemas
+    """
+).bindparams(sa.bindparam("schemas", expanding=True))
+_DIGEST_COLUMNS = sa.text(
+    """
+    SELECT MIN(table_schema), MIN(table_name),
+           MD5(GROUP_CONCAT(CONCAT_WS(',', ordinal_position, QUOTE(column_name),
+                                      QUOTE(column_type), QUOTE(is_nullable),
+                                      QUOTE(column_default), QUOTE(column_comment),
+                                      QUOTE(extra), QUOTE(generation_expression))
+                            ORDER BY ordinal_position SEPARATOR ';'))
+    FROM information_schema.columns WHERE table_schema IN :schemas
+    GROUP BY BINARY table_schema, BINARY table_name
+    """
+).bindparams(sa.bindparam("schemas", expanding=True))
+_DIGEST_KEYS = sa.text(
+    """
+    SELECT MIN(table_schema), MIN(table_name),
+           MD5(GROUP_CONCAT(CONCAT_WS(',', QUOTE(constraint_name), ordinal_position,
+                                      QUOTE(column_name), QUOTE(referenced_table_schema),
+                                      QUOTE(referenced_table_name),
+                                      QUOTE(referenced_column_name))
+                            ORDER BY constraint_name, ordinal_position SEPARATOR ';'))
+    FROM information_schema.key_column_usage WHERE table_schema IN :schemas
+    GROUP BY BINARY table_schema, BINARY table_name
+    """
+).bindparams(sa.bindparam("schemas", expanding=True))
+_DIGEST_VIEWS = sa.text(
+    """
+    SELECT table_schema, table_name, MD5(view_definition)
+    FROM information_schema.views WHERE table_schema IN :schemas
+    """
+).bindparams(sa.bindparam("schemas", expanding=True))
 
 
 def _default(default: str | None, extra: str, expression: str | None) -> str | None:
@@ -128,6 +192,7 @@ class MySQLSource(ServerSQLSource):
     )
     service_type: ClassVar[str] = "mysql"
     system: ClassVar[str] = "MySQL"
+    detects_changes: ClassVar[bool] = True
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
@@ -158,10 +223,52 @@ class MySQLSource(ServerSQLSource):
         return DatabaseMeta(None, [SchemaMeta(str(r[0])) for r in fetch(conn, _SCHEMAS)])
 
     def read_schema(self, conn: Connection, database: str, schema: str) -> list[TableMeta]:
-        params = {"schema": schema}
+        return self._read(conn, schema, None)
+
+    def read_relations(
+        self, conn: Connection, database: str, schema: str, names: set[str]
+    ) -> list[TableMeta]:
+        # The name filter matches case- and accent-insensitively too: keep exact names only.
+        return [t for t in self._read(conn, schema, sorted(names)) if t.name in names]
+
+    def relation_digests(self, conn: Connection, database: str, schemas: list[str]) -> Digests:
+        conn.exec_driver_sql(_DIGEST_SESSION)  # MySQL's default would cut the lists at 1 KB
+        wanted = set(schemas)
+
+        def by_name(stmt: sa.TextClause) -> dict[tuple[str, str], str]:
+            return {(sch, name): digest for sch, name, digest in fetch(conn, stmt, schemas=schemas)}
+
+        columns = by_name(_DIGEST_COLUMNS)
+        keys = by_name(_DIGEST_KEYS)
+        views = by_name(_DIGEST_VIEWS)
+        counted = self.ctx.options.row_counts
+        out: Digests = {}
+        for sch, name, kind, comment, rows in fetch(conn, _DIGEST_TABLES, schemas=schemas):
+            table_type = _TYPES.get(kind)
+            if sch not in wanted or table_type is None:
+                continue
+            at = (sch, name)
+            value = [
+                kind,
+                None if table_type == "view" else comment,
+                rows if counted and table_type == "table" else None,
+                columns.get(at),
+                keys.get(at),
+                views.get(at),
+            ]
+            digest = hashlib.md5(orjson.dumps(value), usedforsecurity=False).hexdigest()
+            out.setdefault(sch, {})[name] = RelationDigest(table_type, digest)
+        return out
+
+    def _read(self, conn: Connection, schema: str, names: list[str] | None) -> list[TableMeta]:
+        def rows(everything: sa.TextClause, named: sa.TextClause) -> list[Any]:
+            if names is None:
+                return fetch(conn, everything, schema=schema)
+            return fetch(conn, named, schema=schema, names=names) if names else []
+
         # information_schema compares names case- and accent-insensitively: keep exact matches.
         tables: dict[str, TableMeta] = {}
-        for sch, name, kind, comment, rows in fetch(conn, _TABLES, **params):
+        for sch, name, kind, comment, count in rows(_TABLES, _TABLES_NAMED):
             table_type = _TYPES.get(kind)
             if sch != schema or table_type is None:
                 continue
@@ -169,11 +276,11 @@ class MySQLSource(ServerSQLSource):
                 name=name,
                 table_type=table_type,
                 description=None if table_type == "view" else comment,
-                row_count=int(rows) if rows is not None and table_type == "table" else None,
+                row_count=int(count) if count is not None and table_type == "table" else None,
             )
         columns: defaultdict[str, list[tuple[int, ColumnMeta]]] = defaultdict(list)
-        for sch, tname, name, pos, ctype, nullable, default, comment, extra, expr in fetch(
-            conn, _COLUMNS, **params
+        for sch, tname, name, pos, ctype, nullable, default, comment, extra, expr in rows(
+            _COLUMNS, _COLUMNS_NAMED
         ):
             if sch == schema and tname in tables:
                 column = ColumnMeta(
@@ -183,7 +290,7 @@ class MySQLSource(ServerSQLSource):
         for tname, cols in columns.items():
             tables[tname].columns = [c for _, c in sorted(cols, key=lambda pc: pc[0])]
         keys: dict[tuple[str, str, str], list[tuple[int, str, str | None, str | None, Any]]] = {}
-        for row in fetch(conn, _CONSTRAINTS, **params):
+        for row in rows(_CONSTRAINTS, _CONSTRAINTS_NAMED):
             sch, tname, cname, ctype, col, pos, ref_schema, ref_table, ref_col = row
             if sch == schema and tname in tables:
                 keys.setdefault((tname, cname, ctype), []).append(
@@ -201,7 +308,7 @@ class MySQLSource(ServerSQLSource):
                     referred_columns=[p[4] for p in parts if p[4] is not None],
                 )
             )
-        for sch, name, definition in fetch(conn, _VIEWS, **params):
+        for sch, name, definition in rows(_VIEWS, _VIEWS_NAMED):
             if sch == schema and name in tables:
                 if definition:
                     tables[name].view_sql = definition
