@@ -42,6 +42,7 @@ class StateStore:
     def begin(self, pipeline: str) -> RunState:
         now = now_us()
         with self.store.write() as conn:
+            q.lock_pipeline(conn, pipeline)  # two starts at once: one runs, one is refused
             last = q.last_run(conn, pipeline)
             resumed = False
             if last is not None and last["status"] == "running":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from lodestar.store.tables import ingest_runs, ingest_units
+
+
+def lock_pipeline(conn: Connection, pipeline: str) -> None:
+    """Hold back any other start of this pipeline until this transaction ends. A SQLite write
+    transaction already is alone (BEGIN IMMEDIATE); PostgreSQL's READ COMMITTED would let two
+    starts both find no running run and both insert one, so it takes an advisory lock."""
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.blake2b(f"lodestar-ingest:{pipeline}".encode(), digest_size=8).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def last_run(conn: Connection, pipeline: str) -> dict[str, Any] | None:
