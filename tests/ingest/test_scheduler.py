@@ -290,3 +290,25 @@ def test_the_recipe_names_the_pipelines_owners_and_a_persons_choice_stays(
     # ...and a recipe owner must be a user or a team
     with pytest.raises(ConfigError, match="owners"):
         parse_recipe(orphan | {"owners": [{"kind": "table", "fqn": "x"}]})
+
+
+def test_a_pipeline_running_elsewhere_is_left_to_it_quietly(
+    tmp_path: Path, settings: Settings, catalog: Catalog, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = _sqlite_pipeline(tmp_path, "hourly", "0 * * * *")
+    assert run_recipe(parse_recipe(raw), settings).status == "success"
+    state = StateStore(catalog.store)
+    elsewhere = state.begin("hourly")  # e.g. the other server worker's scheduler
+
+    class Due(Scheduler):
+        def due(self, now_us_: int | None = None) -> list[str]:
+            return ["hourly"]
+
+    with caplog.at_level("INFO", logger="lodestar.scheduler"):
+        Due(catalog, settings).tick()
+
+    runs = state.recent("hourly")  # no run was added: the one elsewhere, then the first
+    assert [r["status"] for r in runs] == ["running", "success"]
+    assert runs[0]["id"] == elsewhere.run_id
+    (record,) = [r for r in caplog.records if "hourly" in r.getMessage()]
+    assert record.levelname == "INFO" and "already running" in record.getMessage()

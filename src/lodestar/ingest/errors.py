@@ -2,6 +2,7 @@
 
 IngestError
  ├── ConfigError      the recipe or a connector config is wrong; the message says how to fix it
+ │    └── AlreadyRunning   the pipeline is running elsewhere (another worker, another command)
  ├── TransientError   worth retrying: connection dropped, timeout, lock wait
  └── PermanentError   retrying will not help: bad credentials, missing permission, no database
 """
@@ -14,6 +15,10 @@ class IngestError(Exception):
 
 
 class ConfigError(IngestError):
+    pass
+
+
+class AlreadyRunning(ConfigError):
     pass
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from croniter import croniter
 
 from lodestar.catalog import Catalog
-from lodestar.ingest.errors import ConfigError
+from lodestar.ingest.errors import AlreadyRunning, ConfigError
 from lodestar.ingest.runner import backoff_until
 from lodestar.ingest.service import run_stored
 from lodestar.ingest.sinks import PIPELINE_KIND
@@ -64,6 +64,8 @@ class Scheduler:
             try:
                 report = run_stored(name, self.settings, self.catalog)
                 log.info("pipeline %s: %s in %.1fs", name, report.status, report.duration)
+            except AlreadyRunning as e:  # e.g. by another server worker's scheduler
+                log.info("pipeline %s not run here: %s", name, e)
             except ConfigError as e:
                 log.warning("pipeline %s not run: %s", name, e)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lodestar.ingest.errors import ConfigError
+from lodestar.ingest.errors import AlreadyRunning
 from lodestar.model.records import now_us, us_to_iso
 from lodestar.store import ingest_state as q
 from lodestar.store.engine import Store
@@ -47,12 +47,14 @@ class StateStore:
             resumed = False
             if last is not None and last["status"] == "running":
                 if now - last["heartbeat_at"] < self.stale_after_us:
-                    raise ConfigError(
+                    raise AlreadyRunning(
                         f"pipeline {pipeline!r} is already running (run {last['id']}, last seen "
                         f"{us_to_iso(last['heartbeat_at'])}); wait for it to finish"
                     )
                 if not q.claim_run(conn, last["id"], last["heartbeat_at"], now):
-                    raise ConfigError(f"pipeline {pipeline!r} was just taken over by another run")
+                    raise AlreadyRunning(
+                        f"pipeline {pipeline!r} was just taken over by another run"
+                    )
                 run_id, resumed = str(last["id"]), True
             else:
                 run_id = str(uuid.uuid4())
