@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -427,3 +428,66 @@ def test_a_recipe_run_reports_the_corrupt_file_and_writes_the_rest(
     assert report.created > 0
     again = run_pipeline(recipe, CatalogSink(catalog, "lake-files"), StateStore(catalog.store))
     assert (again.status, again.created, again.updated, again.deleted) == ("partial", 0, 0, 0)
+
+
+def test_an_unchanged_file_is_not_opened_again(
+    lake: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    inspect = FilesSource._inspect
+
+    def counted(self: FilesSource, fmt: Any, path: str, size: int, budget: int) -> Any:
+        opened.append(Path(path).relative_to(lake).as_posix())
+        return inspect(self, fmt, path, size, budget)
+
+    monkeypatch.setattr(FilesSource, "_inspect", counted)
+
+    def run(**options: Any) -> Any:
+        opened.clear()
+        recipe = parse_recipe(
+            {
+                "pipeline": "lake-files",
+                "source": {"type": "files", "config": {"service": "lake", "path": str(lake)}},
+                "options": options,
+            }
+        )
+        return run_pipeline(recipe, CatalogSink(catalog, "lake-files"), StateStore(catalog.store))
+
+    first = run()
+    # 4 files, the 3 partition files of events and the corrupt one: 6 containers
+    assert len(opened) == 8
+    cursor = catalog.last_event()
+
+    second = run()
+    assert opened == ["broken/bad.parquet"]  # a unit that failed is read until it is stored
+    assert (second.units_not_extracted, second.updated, second.created) == (5, 0, 0)
+    assert catalog.last_event() == cursor
+    assert second.units == first.units
+
+    # Rewritten with a new column (a later mtime): that file alone is read again.
+    customers = lake / "sales" / "customers.csv"
+    customers.write_text("id,name,signed_up,score,tier\n1,Ada,2024-01-02,1.5,gold\n")
+    later = customers.stat().st_mtime + 10
+    os.utime(customers, (later, later))
+    third = run()
+    assert sorted(opened) == ["broken/bad.parquet", "sales/customers.csv"]
+    doc = catalog.get("container", Key(fqn=F("lake", "sales", "customers.csv"))).doc
+    assert [c["name"] for c in doc["columns"]][-1] == "tier"
+    assert third.updated == 1
+
+    # A new partition file: the whole dataset is read again, nothing else.
+    part = lake / "events" / "year=2024" / "month=3"
+    part.mkdir()
+    pq.write_table(_events(3, 202403), part / "part-0.parquet")
+    run()
+    assert sorted(p for p in opened if p.startswith("events/")) == [
+        "events/year=2023/month=12/part-0.parquet",
+        "events/year=2024/month=1/part-0.parquet",
+        "events/year=2024/month=2/part-0.parquet",
+        "events/year=2024/month=3/part-0.parquet",
+    ]
+    assert len(opened) == 5
+
+    # An option that shapes the units reads everything once.
+    run(row_counts=False)
+    assert len(opened) == 9

@@ -5,24 +5,33 @@ one `dataset` container, under `folder` containers that mirror the directories b
 and the data. Schemas come from pyarrow: Parquet footers (no data read), CSV and JSON Lines read
 as streams of blocks up to `scan_bytes`, so memory stays flat whatever the file size. Row counts
 are observations (`row_count`) on the container, exact unless the scan stopped early.
+
+Change detection: a container's unit is fingerprinted from the listing alone (each data file's
+path, size and what the filesystem says of its version: mtime locally, ETag or generation in
+object stores), with its folders, the config and the options. A container whose fingerprint is
+the one it was committed with is not opened again; one whose files carry no version stamp is
+always read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import unquote
 
 import fsspec
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
+import lodestar
 from lodestar.ingest.errors import IngestError, PermanentError
 from lodestar.ingest.source import Source, SourceConfig, SourceContext, Unit
 from lodestar.model import fqn as fqn_mod
@@ -47,6 +56,15 @@ _MAX_PATH_LENGTH = 512
 _CSV_BAD_COLUMN = re.compile(r"In CSV column #(\d+)")
 _INT = re.compile(r"^[+-]?\d{1,9}$")
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+# Listing fields that change when a file is rewritten: local and most filesystems (mtime),
+# S3 (ETag, LastModified, VersionId), GCS (generation, md5Hash, updated), Azure (etag,
+# last_modified), the memory filesystem (created).
+_VERSION_FIELDS = (
+    "mtime", "ETag", "etag", "LastModified", "last_modified", "VersionId", "version_id",
+    "generation", "md5Hash", "updated", "created",
+)  # fmt: skip
+# Bump when what a container's unit carries changes for the same files: they are read again.
+FINGERPRINT_VERSION = 1
 
 
 class FilesConfig(SourceConfig):
@@ -112,6 +130,7 @@ class _Found:
     path: str
     file_format: FileFormat
     files: list[tuple[str, int]]  # (path, size) of every data file
+    stamps: dict[str, str | None] = field(default_factory=dict)  # path -> version (_stamp)
     partitions: list[str] = field(default_factory=list)  # hive keys, outermost first
     values: dict[str, list[str]] = field(default_factory=dict)  # key -> values seen
 
@@ -139,6 +158,7 @@ class FilesSource(Source):
         self._fs: Any = None
         self._root = ""
         self.service_fqn = fqn_mod.join([config.service])
+        self._previous: Mapping[str, str] = {}
 
     # -- the Source interface ------------------------------------------------------------
     def check(self) -> None:
@@ -167,8 +187,14 @@ class FilesSource(Source):
                     folder_key = self._relative(found.folders[-1][1]) + "/"
                     yield Unit(folder_key, assets=[self._service_asset(), *folder_assets])
                 continue
+            fingerprint = self._fingerprint(found, folder_assets)
+            if fingerprint is not None and self._previous.get(key) == fingerprint:
+                emitted.update(_container_fqn(a[1]) for a in folder_assets)
+                yield Unit(key, fingerprint=fingerprint, unchanged=True)
+                continue
             try:
                 unit = self._dataset_unit(key, found, folder_assets)
+                unit.fingerprint = fingerprint
             except Exception as e:  # one bad file is reported; the rest of the run goes on
                 said = _first_line(e)  # retried reads already name the file
                 yield Unit(
@@ -177,6 +203,9 @@ class FilesSource(Source):
                 continue
             emitted.update(_container_fqn(a[1]) for a in folder_assets)
             yield unit
+
+    def skip_unchanged(self, previous: Mapping[str, str]) -> None:
+        self._previous = previous
 
     def scope(self) -> list[tuple[str, str]]:
         return [("container", self.service_fqn)]
@@ -203,7 +232,9 @@ class FilesSource(Source):
         if info.get("type") != "directory":
             fmt = self._format_of(root)
             if fmt is not None:
-                yield _Found([], name, root, fmt, [(root, int(info.get("size") or 0))])
+                found = _Found([], name, root, fmt, [(root, int(info.get("size") or 0))])
+                found.stamps[root] = _stamp(info)
+                yield found
             return
         listing = self._ls(fs, root)
         if self.cfg.partitioned:
@@ -225,7 +256,9 @@ class FilesSource(Source):
             fmt = self._format_of(path)
             if fmt is not None:
                 size = int(entry.get("size") or 0)
-                yield _Found(folders, _basename(path), path, fmt, [(path, size)])
+                found = _Found(folders, _basename(path), path, fmt, [(path, size)])
+                found.stamps[path] = _stamp(entry)
+                yield found
         for path in dirs:
             sub = self._ls(fs, path)
             name = _basename(path)
@@ -259,6 +292,7 @@ class FilesSource(Source):
                     if fmt is not None:
                         formats[fmt] = formats.get(fmt, 0) + 1
                         found.files.append((str(e["name"]), int(e.get("size") or 0)))
+                        found.stamps[str(e["name"])] = _stamp(e)
                 return True
             keys = set()
             for e in level:
@@ -325,6 +359,25 @@ class FilesSource(Source):
             out.append(("container", body))
             parent = _container_fqn(body)
         return out
+
+    def _fingerprint(
+        self, found: _Found, folder_assets: list[tuple[str, dict[str, Any]]]
+    ) -> str | None:
+        """The unit's fingerprint from the listing, taken before any file is opened; None when
+        a file's listing says nothing of its version (it is then read every run)."""
+        files = [(path, size, found.stamps.get(path)) for path, size in found.files]
+        if not files or any(stamp is None for _p, _s, stamp in files):
+            return None
+        value = [
+            lodestar.__version__,
+            FINGERPRINT_VERSION,
+            self.cfg.model_dump(mode="json"),
+            self.ctx.options.row_counts,
+            folder_assets,
+            [found.name, found.path, found.partitions, found.values],
+            files,
+        ]
+        return hashlib.sha1(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
     def _dataset_unit(
         self, key: str, found: _Found, folder_assets: list[tuple[str, dict[str, Any]]]
@@ -588,3 +641,9 @@ def _compressed(path: str) -> bool:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:500]
+
+
+def _stamp(entry: dict[str, Any]) -> str | None:
+    """What a listing entry says of the file's version, or None if it says nothing."""
+    seen = [f"{k}={entry[k]}" for k in _VERSION_FIELDS if entry.get(k) is not None]
+    return ";".join(seen) or None
