@@ -150,7 +150,7 @@ _DIGEST_COLUMNS = sa.text(
                                       QUOTE(extra), QUOTE(generation_expression))
                             ORDER BY ordinal_position SEPARATOR ';'))
     FROM information_schema.columns WHERE table_schema IN :schemas
-    GROUP BY BINARY table_schema, BINARY table_name
+    GROUP BY CAST(table_schema AS BINARY), CAST(table_name AS BINARY)
     """
 ).bindparams(sa.bindparam("schemas", expanding=True))
 _DIGEST_KEYS = sa.text(
@@ -162,7 +162,7 @@ _DIGEST_KEYS = sa.text(
                                       QUOTE(referenced_column_name))
                             ORDER BY constraint_name, ordinal_position SEPARATOR ';'))
     FROM information_schema.key_column_usage WHERE table_schema IN :schemas
-    GROUP BY BINARY table_schema, BINARY table_name
+    GROUP BY CAST(table_schema AS BINARY), CAST(table_name AS BINARY)
     """
 ).bindparams(sa.bindparam("schemas", expanding=True))
 _DIGEST_VIEWS = sa.text(
