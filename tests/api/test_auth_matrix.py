@@ -198,6 +198,13 @@ def prepare(api: Api, seed: Seed, route: tuple[str, str], owners: list[dict[str,
             watch=[f"/api/v1/tables/{down['id']}?fields=relations"],
             audience="curator",
         )
+    if route == ("POST", "/api/v1/ingestion-pipelines/{id}/runs"):
+        # The allowed request queues a real run in the server's scheduler; this recipe's
+        # source config is incomplete, so it fails at once without writing any asset.
+        pipeline_kind = find_kind("ingestion_pipeline")
+        assert pipeline_kind is not None
+        runs = f"/api/v1/ingestion-pipelines/{_create(api, pipeline_kind, seed, owners)['id']}/runs"
+        return Call("POST", runs, watch=[runs], audience="curator")
     pytest.fail(
         f"no recipe for the write route {method} {path}: teach tests/api/test_auth_matrix.py "
         "`prepare` how to call it, so its authorization is tested"

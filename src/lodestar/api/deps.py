@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -19,6 +20,8 @@ class AppServices:
     settings: Settings
     catalog: Catalog
     tokens: TokenService
+    # Asks the server's scheduler to run a stored pipeline now; None without a scheduler.
+    request_run: Callable[[str], None] | None = None
 
 
 async def services(request: Request) -> AppServices:

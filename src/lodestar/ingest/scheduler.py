@@ -1,7 +1,9 @@
-"""The built-in scheduler for the single-machine case: runs due pipelines from `lodestar serve`.
+"""The built-in scheduler for the single-machine case: runs due pipelines from `lodestar serve`,
+and the runs asked for through the API (`POST /api/v1/ingestion-pipelines/{id}/runs`) as soon
+as its thread is free.
 
-Any orchestrator can run `lodestar pipelines run NAME` instead; the run state's heartbeat keeps
-two runners off the same pipeline either way.
+Any orchestrator can run `lodestar pipelines run NAME` instead; the run state keeps two runners
+off the same pipeline either way.
 """
 
 from __future__ import annotations
@@ -31,7 +33,23 @@ class Scheduler:
         self.interval = interval
         self.state = StateStore(catalog.store)
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._requested: list[str] = []  # run-now requests, oldest first
         self._thread: threading.Thread | None = None
+
+    def request(self, name: str) -> None:
+        """Run this stored pipeline as soon as the scheduler's thread is free, whatever its
+        schedule, enabled flag or back-off say: a person asked for it."""
+        with self._lock:
+            if name not in self._requested:
+                self._requested.append(name)
+        self._wake.set()
+
+    def _take_requested(self) -> list[str]:
+        with self._lock:
+            names, self._requested = self._requested, []
+        return names
 
     def due(self, now_us_: int | None = None) -> list[str]:
         """Names of enabled pipelines whose cron time has come and that are not backed off."""
@@ -58,7 +76,9 @@ class Scheduler:
             after = page.after
 
     def tick(self) -> None:
-        for name in self.due():
+        requested = self._take_requested()
+        due = [n for n in self.due() if n not in requested]
+        for name in [*requested, *due]:
             if self._stop.is_set():
                 return
             try:
@@ -70,7 +90,11 @@ class Scheduler:
                 log.warning("pipeline %s not run: %s", name, e)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            self._wake.wait(self.interval)  # the interval, or a run asked for
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.tick()
             except Exception:
@@ -82,5 +106,6 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)

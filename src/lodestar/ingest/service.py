@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lodestar.catalog import Catalog, Key, NotFound
+from lodestar.catalog import Catalog, Conflict, Key, NotFound
 from lodestar.ingest.errors import ConfigError
 from lodestar.ingest.recipe import Recipe, expand_env, parse_recipe
 from lodestar.ingest.report import RunReport
@@ -14,6 +14,7 @@ from lodestar.ingest.runner import Progress, run_pipeline
 from lodestar.ingest.sinks import PIPELINE_KIND, CatalogSink, ServerSink, Sink
 from lodestar.ingest.state import StateStore
 from lodestar.model import fqn as fqn_mod
+from lodestar.model.records import us_to_iso
 from lodestar.settings import Settings
 from lodestar.store import Store, open_store
 
@@ -82,3 +83,32 @@ def run_stored(
 ) -> RunReport:
     recipe, raw = stored_recipe(catalog, name)
     return run_recipe(recipe, settings, progress=progress, raw=raw, catalog=catalog)
+
+
+def pipeline_runs(catalog: Catalog, pipeline_id: str, limit: int) -> list[dict[str, Any]]:
+    """The stored pipeline's latest runs, newest first, the one in progress included."""
+    asset = catalog.get(PIPELINE_KIND, Key(id=pipeline_id))
+    return StateStore(catalog.store).recent(asset.name, limit)
+
+
+def ask_to_run(
+    catalog: Catalog, pipeline_id: str, request_run: Callable[[str], None] | None
+) -> str:
+    """Hand the stored pipeline to the server's scheduler to run now; its name. Conflict when
+    it cannot start: deleted, already running, or no scheduler in this server."""
+    asset = catalog.get(PIPELINE_KIND, Key(id=pipeline_id))
+    if asset.deleted:
+        raise Conflict(f"pipeline {asset.name!r} is deleted: restore it before running it")
+    if request_run is None:
+        raise Conflict(
+            "this server runs no pipelines (it was started with LODESTAR_SCHEDULER=false): "
+            f"run `lodestar pipelines run {asset.name}` where the recipe's secrets are set"
+        )
+    running = StateStore(catalog.store).running(asset.name)
+    if running is not None:
+        raise Conflict(
+            f"pipeline {asset.name!r} is already running (run {running['id']}, started "
+            f"{us_to_iso(running['started_at'])}): wait for it to finish"
+        )
+    request_run(asset.name)
+    return asset.name

@@ -128,6 +128,14 @@ class StateStore:
             now = now_us()
             q.update_run(conn, run_id, status=status, ended_at=now, heartbeat_at=now, report=report)
 
+    def running(self, pipeline: str) -> dict[str, Any] | None:
+        """The pipeline's run in progress (its heartbeat still moving), if any."""
+        with self.store.read() as conn:
+            last = q.last_run(conn, pipeline)
+        if last is None or last["status"] != "running":
+            return None
+        return last if now_us() - last["heartbeat_at"] < self.stale_after_us else None
+
     def recent(self, pipeline: str, limit: int = 20) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             return q.recent_runs(conn, pipeline, limit)
