@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -263,16 +264,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _serve_process(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Popen[bytes], Path, str]]:
-    """`lodestar serve` in a subprocess, on a fresh data dir and a free port. It starts with the
-    module's first test, so its start-up overlaps the local tests that run before it is used."""
-    directory = tmp_path_factory.mktemp("serve")
+@contextmanager
+def _serving(directory: Path, **env_extra: str) -> Iterator[tuple[Popen[bytes], Path, str]]:
+    """`lodestar serve` in a subprocess on this data dir and a free port, stopped afterwards."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LODESTAR_")}
     env["LODESTAR_DATA_DIR"] = str(directory)
+    env.update(env_extra)
     log = directory / "serve.log"
     with log.open("w") as sink:
         proc = subprocess.Popen(
@@ -292,9 +290,7 @@ def _serve_process(
             proc.wait()
 
 
-@pytest.fixture(scope="module")
-def server(_serve_process: tuple[Popen[bytes], Path, str]) -> Server:
-    proc, directory, url = _serve_process
+def _ready(proc: Popen[bytes], directory: Path, url: str) -> Server:
     log = directory / "serve.log"
     deadline = time.monotonic() + 60
     while True:
@@ -307,6 +303,21 @@ def server(_serve_process: tuple[Popen[bytes], Path, str]) -> Server:
         assert time.monotonic() < deadline, f"lodestar serve did not start: {log.read_text()}"
         time.sleep(0.1)
     return Server(url, (directory / "admin.token").read_text().strip(), log)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _serve_process(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Popen[bytes], Path, str]]:
+    """`lodestar serve` on a fresh data dir, shared by the module. It starts with the module's
+    first test, so its start-up overlaps the local tests that run before it is used."""
+    with _serving(tmp_path_factory.mktemp("serve")) as serving:
+        yield serving
+
+
+@pytest.fixture(scope="module")
+def server(_serve_process: tuple[Popen[bytes], Path, str]) -> Server:
+    return _ready(*_serve_process)
 
 
 def _json(result: Result) -> Any:
@@ -333,6 +344,57 @@ def seeded(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Server:
     statuses = _json(run("put", "-f", str(path), "--json", env=server.env()))
     assert [s["result"] for s in statuses] == ["created"] * len(lines)
     return server
+
+
+def test_pipelines_run_on_server_waits_for_the_servers_report(tmp_path: Path) -> None:
+
+    directory = tmp_path / "serve"
+    directory.mkdir()
+    with _serving(directory, LODESTAR_SCHEDULER_INTERVAL="3600") as serving:
+        _pipelines_run_on_server(_ready(*serving), directory, tmp_path)
+
+
+def _pipelines_run_on_server(server: Server, directory: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    source = tmp_path / "shop.sqlite"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+    conn.close()
+    recipe = tmp_path / "shop.yml"
+    recipe.write_text(
+        json.dumps({"source": {"type": "sqlite", "config": {"path": str(source), "service": "cs"}}})
+    )
+    # stored in the server's catalog by a local run on its data dir
+    stored = run("ingest", str(recipe), "--json", env={"LODESTAR_DATA_DIR": str(directory)})
+    assert _json(stored)["created"] == 4
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE refunds (id INTEGER PRIMARY KEY)")
+    conn.close()
+
+    ran = run("pipelines", "run", "shop", "--on-server", "--json", env=server.env())
+    report = _json(ran)
+    assert (report["status"], report["created"], report["unchanged"]) == ("success", 1, 4)
+    table = run("pipelines", "run", "shop", "--on-server", env=server.env(COLUMNS="200"))
+    assert table.exit_code == 0, table.output
+    assert "shop: success" in table.stdout and "unchanged" in table.stdout
+
+    queued = _json(run("pipelines", "run", "shop", "--on-server", "--no-wait", "--json",
+                       env=server.env()))  # fmt: skip
+    assert (queued["pipeline"], queued["status"]) == ("shop", "queued")
+    deadline = time.monotonic() + 60
+    headers = {"Authorization": f"Bearer {server.token}"}
+    while True:  # let it finish before the module's server stops
+        runs = httpx.get(f"{server.url}{queued['runs']}", headers=headers).json()["data"]
+        if len(runs) == 4 and runs[0]["status"] != "running":
+            break
+        assert time.monotonic() < deadline, runs
+        time.sleep(0.1)
+
+    unknown = run("pipelines", "run", "nope", "--on-server", env=server.env())
+    assert unknown.exit_code != 0
+    assert "has no pipeline named 'nope'" in unknown.stderr
+    assert "Traceback" not in unknown.output
 
 
 def test_serve_announces_the_admin_token_on_first_start(server: Server) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lodestar.cli import remote
 from lodestar.cli.common import echo_json, err, fail, load_settings, out, reported, usage
 
 if TYPE_CHECKING:
@@ -112,8 +113,27 @@ def ingest(
 def run(
     name: Annotated[str, typer.Argument(help="Pipeline name.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    on_server: Annotated[
+        bool,
+        typer.Option(
+            "--on-server",
+            help="Have the server at --url run it (in its scheduler, with its settings and "
+            "secrets) instead of this process.",
+        ),
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="With --on-server: wait for the report.")
+    ] = True,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="With --on-server: seconds to wait.")
+    ] = 3600,
+    url: remote.Url = remote.DEFAULT_URL,
+    token: remote.Token = None,
 ) -> None:
     """Run a stored pipeline now (as the scheduler would)."""
+    if on_server:
+        _run_on_server(name, as_json, wait, timeout, url, token)
+        return
     with reported():
         from lodestar.catalog import Catalog
         from lodestar.ingest.errors import ConfigError
@@ -133,6 +153,56 @@ def run(
             if status is not None:
                 status.stop()
             store.dispose()
+        _show(report, as_json)
+        if report.status == "failed":
+            raise typer.Exit(1)
+
+
+def _run_on_server(
+    name: str, as_json: bool, wait: bool, timeout: float, url: str, token: str | None
+) -> None:
+    import dataclasses
+    import time
+
+    from lodestar.client.errors import NotFound
+    from lodestar.ingest.report import RunReport
+
+    with reported(), remote.connect(url, token) as client:
+        try:
+            before = client.pipeline_runs(name, 1)
+        except NotFound:
+            fail(
+                f"{url} has no pipeline named {name!r}: run `lodestar ingest recipe.yml` "
+                "against its catalog once to store it"
+            )
+        queued = client.run_pipeline(name)
+        if not wait:
+            if as_json:
+                echo_json(queued)
+            else:
+                out().print(f"{name}: queued on {url}; runs: {url}{queued['runs']}")
+            return
+        last = before[0]["id"] if before else None
+        deadline = time.monotonic() + timeout
+        status, _update = _progress(not as_json)
+        try:
+            if status is not None:
+                status.start()
+            while True:
+                runs = client.pipeline_runs(name, 1)
+                if runs and runs[0]["id"] != last and runs[0]["status"] != "running":
+                    break
+                if time.monotonic() > deadline:
+                    fail(
+                        f"{name}: no finished run within {timeout:.0f} s; it may still run: "
+                        f"see {url}{queued['runs']}"
+                    )
+                time.sleep(0.5)
+        finally:
+            if status is not None:
+                status.stop()
+        fields = {f.name for f in dataclasses.fields(RunReport)}
+        report = RunReport(**{k: v for k, v in (runs[0]["report"] or {}).items() if k in fields})
         _show(report, as_json)
         if report.status == "failed":
             raise typer.Exit(1)

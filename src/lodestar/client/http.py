@@ -296,6 +296,28 @@ class LodestarClient:
         asset: Json = self._json("POST", f"{self._item(kind, None, id)}/restore")
         return asset
 
+    # -- ingestion pipelines -------------------------------------------------------------------
+    def _pipeline_runs_path(self, pipeline: str) -> str:
+        id = (
+            pipeline
+            if looks_like_id(pipeline)
+            else self.get("ingestion_pipeline", fqn=pipeline)["id"]
+        )
+        return f"{self._item('ingestion_pipeline', None, str(id))}/runs"
+
+    def pipeline_runs(self, pipeline: str, limit: int = 20) -> JsonList:
+        """A stored pipeline's latest runs (by name or id), newest first, the running one too."""
+        data: JsonList = self._json(
+            "GET", self._pipeline_runs_path(pipeline), params={"limit": limit}
+        )["data"]
+        return data
+
+    def run_pipeline(self, pipeline: str) -> Json:
+        """Ask the server's scheduler to run a stored pipeline now (by name or id); 409 when it
+        is already running, deleted, or the server has no scheduler."""
+        queued: Json = self._json("POST", self._pipeline_runs_path(pipeline))
+        return queued
+
     def list(
         self,
         kind: str,
