@@ -46,7 +46,7 @@ class StateStore:
             last = q.last_run(conn, pipeline)
             resumed = False
             if last is not None and last["status"] == "running":
-                if now - last["heartbeat_at"] < self.stale_after_us:
+                if self._alive(last, now):
                     raise AlreadyRunning(
                         f"pipeline {pipeline!r} is already running (run {last['id']}, last seen "
                         f"{us_to_iso(last['heartbeat_at'])}); wait for it to finish"
@@ -128,13 +128,15 @@ class StateStore:
             now = now_us()
             q.update_run(conn, run_id, status=status, ended_at=now, heartbeat_at=now, report=report)
 
+    def _alive(self, run: dict[str, Any], now: int) -> bool:
+        """Running, with a heartbeat that still moves (a killed run's stops)."""
+        return bool(run["status"] == "running" and now - run["heartbeat_at"] < self.stale_after_us)
+
     def running(self, pipeline: str) -> dict[str, Any] | None:
-        """The pipeline's run in progress (its heartbeat still moving), if any."""
+        """The pipeline's run in progress, if any."""
         with self.store.read() as conn:
             last = q.last_run(conn, pipeline)
-        if last is None or last["status"] != "running":
-            return None
-        return last if now_us() - last["heartbeat_at"] < self.stale_after_us else None
+        return last if last is not None and self._alive(last, now_us()) else None
 
     def recent(self, pipeline: str, limit: int = 20) -> list[dict[str, Any]]:
         with self.store.read() as conn:
