@@ -1,7 +1,8 @@
 """Change detection for the SQL connectors: which relations of a schema to extract again.
 
-A connector that can (`SQLSource.detects_changes`) has the database hash, in one query per
-database, everything `read_schema` would extract from each relation: columns with their
+A connector that can (`SQLSource.detects_changes`) has the database hash, in a few queries per
+database (PostgreSQL: one; MySQL: four), everything `read_schema` would extract from each
+relation: columns with their
 types, defaults, comments, nullability and order, constraints with the names they refer to,
 the comment, the kind, the view's SQL and, when row counts are ingested, the statistic. A
 relation's unit fingerprint combines that hash with everything else its unit carries: the
@@ -9,7 +10,9 @@ service, database and schema bodies, the options that shape it, the connector's 
 version (bumped when what it extracts changes) and Lodestar's version (so an upgrade reads
 everything once, even if a bump was forgotten). A relation whose fingerprint is
 the one its unit was committed with is not read again; the others are read, in a snapshot
-taken after the hashes, so a change racing the run is seen by the next one.
+taken after the hashes (MySQL has no snapshot of its catalog: a relation changed between its
+hash and its read is read again by the next run, whose hash has moved), so a change racing
+the run is seen by the next one.
 
 Sample rows are data, not catalog, and no catalog hash says whether they changed: with
 `sample_data` on, the sampled relations are always read and sampled, and the runner
