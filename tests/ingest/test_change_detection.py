@@ -21,6 +21,7 @@ from lodestar.catalog import Catalog, Key, WriteContext
 from lodestar.catalog.observations import ObservationLog
 from lodestar.ingest.connectors.postgres import PostgresSource
 from lodestar.ingest.connectors.sql_common import TableMeta
+from lodestar.ingest.errors import PermanentError
 from lodestar.ingest.recipe import Recipe, parse_recipe
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.service import run_recipe
@@ -470,6 +471,42 @@ def test_runs_share_an_engine_and_leave_no_connection_open(
     recipe.source.config["password"] = "${SHOP_PASSWORD}"
     assert run_recipe(recipe, shop.settings).status == "success"
     assert made == [shop.database, shop.database]
+    assert _ingest_connections(shop) == 0
+
+
+def test_a_stamp_that_fails_means_hashing_with_a_warning(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.run()
+
+    def failing(self: PostgresSource, conn: Any, database: str, schemas: Any) -> Any:
+        raise PermanentError("permission denied for table pg_attribute")
+
+    monkeypatch.setattr(PostgresSource, "catalog_stamp", failing)
+    report = shop.run()  # the stamp is taken in the background, while the run loads its state
+
+    assert report.status == "success", report.failures
+    assert (shop.hashed, shop.extracted, report.updated) == (1, [], 0)
+    (warning,) = [w for w in report.warnings if "stamp" in w]
+    assert "every relation is hashed" in warning and "pg_attribute" in warning
+
+
+def test_a_run_that_fails_before_reading_waits_for_its_stamp_and_closes(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lodestar.catalog import CatalogError
+    from lodestar.ingest.sinks import CatalogSink
+
+    shop.run()
+
+    def broken(self: CatalogSink, pairs: Any) -> Any:
+        raise CatalogError("the catalog went away")
+
+    monkeypatch.setattr(CatalogSink, "live", broken)
+    report = shop.run()
+
+    assert report.status == "failed" and "went away" in report.failures[0]
+    assert shop.extracted == []
     assert _ingest_connections(shop) == 0
 
 

@@ -15,6 +15,7 @@ import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -43,6 +44,8 @@ from lodestar.model.kinds.service import ConnectionValue
 from lodestar.model.kinds.table import TableType
 
 T = TypeVar("T")
+# A catalog stamp and the relation names of each schema (see `catalog_stamp`), or None.
+_Stamped = tuple[str, dict[str, list[str]]] | None
 
 # Schemas every SQL connector leaves out, compared lower-case; plus pg_toast*/pg_temp_*.
 SYSTEM_SCHEMAS = frozenset(
@@ -159,6 +162,8 @@ class SQLSource(Source):
         # relation unit key -> the fingerprint this run means to commit for it (None: the
         # runner's), for the database being read when it was stamped; None: not stamped.
         self._intended: dict[str, str | None] | None = None
+        # database -> its schemas and catalog stamp, being taken since `check` (see _start_early)
+        self._early: dict[str, Future[tuple[DatabaseMeta, list[SchemaMeta], _Stamped]]] = {}
 
     @property
     def service(self) -> str:
@@ -240,6 +245,10 @@ class SQLSource(Source):
             eng.dispose()
 
     def close(self) -> None:
+        for early in self._early.values():  # a run that ended before reading its databases
+            with contextlib.suppress(Exception):
+                early.result()
+        self._early.clear()
         while self._engines:
             self._engines.popitem()[1].dispose()
 
@@ -264,6 +273,29 @@ class SQLSource(Source):
             raise
         except Exception as e:
             raise connect_error(e, self.system, self.where()) from e
+        self._start_early(databases)
+
+    def _start_early(self, configured: list[str]) -> None:
+        """For a source of one database that stamps its catalog: list its schemas and take the
+        stamp in the background now, while the runner loads its own state. On an unchanged
+        database that stamp is most of the run's wait on the source, and nothing it reads
+        depends on the runner's state (the stamp is still taken before any hash or read)."""
+        if not self.stamps_catalog or self.ctx.options.sample_data or self._early:
+            return
+        if len(configured) != 1 or self.databases() != configured:
+            return
+        database = configured[0]
+        db_fqn = fqn_mod.join([self.service, database])
+        pool = ThreadPoolExecutor(1, thread_name_prefix="lodestar-stamp")
+        self._early[database] = pool.submit(self._meta_and_stamp, db_fqn, database)
+        pool.shutdown(wait=False)
+
+    def _meta_and_stamp(
+        self, db_fqn: str, database: str
+    ) -> tuple[DatabaseMeta, list[SchemaMeta], _Stamped]:
+        meta = self._database_meta(db_fqn, database)
+        schemas = self._schemas(meta)
+        return meta, schemas, self._stamp(db_fqn, database, [s.name for s in schemas])
 
     def databases(self) -> list[str]:
         if self._databases is None:
@@ -316,23 +348,33 @@ class SQLSource(Source):
         service_body = self.service_body()
         for database in self.databases():
             db_fqn = fqn_mod.join([svc, database])
+            early = self._early.pop(database, None)
             try:
-                meta = self._database_meta(db_fqn, database)
+                if early is not None:
+                    meta, schemas, stamped = early.result()
+                else:
+                    meta = self._database_meta(db_fqn, database)
+                    schemas = self._schemas(meta)
+                    stamped = self._stamp(db_fqn, database, [s.name for s in schemas])
             except PermanentError as e:
                 yield Unit(db_fqn, error=str(e))
                 continue
             db_body = _drop_none(
                 {"name": database, "service": svc, "description": _cut(meta.description)}
             )
-            allows = self.ctx.filters.schemas.allows
-            schemas = sorted(
-                (s for s in meta.schemas if not is_system_schema(s.name) and allows(s.name)),
-                key=lambda s: s.name,
-            )
             if not schemas:
                 yield Unit(db_fqn, assets=[("service", service_body), ("database", db_body)])
-            yield from self._database_units(database, db_fqn, [service_body, db_body], schemas)
+            parents = [service_body, db_body]
+            yield from self._database_units(database, db_fqn, parents, schemas, stamped)
             self.release(database)
+
+    def _schemas(self, meta: DatabaseMeta) -> list[SchemaMeta]:
+        """The database's schemas this recipe reads, by name."""
+        allows = self.ctx.filters.schemas.allows
+        return sorted(
+            (s for s in meta.schemas if not is_system_schema(s.name) and allows(s.name)),
+            key=lambda s: s.name,
+        )
 
     def _database_units(
         self,
@@ -340,12 +382,12 @@ class SQLSource(Source):
         db_fqn: str,
         parents: list[dict[str, Any]],
         schemas: list[SchemaMeta],
+        stamped: _Stamped,
     ) -> Iterator[Unit]:
-        """The schemas' units and, where the connector stamps its catalog, the database's
-        marker last: no relation is hashed or read when the stamp says nothing changed, only
-        the changed ones when the hashes say so (sql_changes)."""
+        """The schemas' units and, where the connector stamps its catalog (`stamped`, taken
+        first), the database's marker last: no relation is hashed or read when the stamp says
+        nothing changed, only the changed ones when the hashes say so (sql_changes)."""
         names = [s.name for s in schemas]
-        stamped = self._stamp(db_fqn, database, names)
         fast = (
             None
             if stamped is None
@@ -372,9 +414,7 @@ class SQLSource(Source):
         finally:
             self._intended = None
 
-    def _stamp(
-        self, db_fqn: str, database: str, schemas: list[str]
-    ) -> tuple[str, dict[str, list[str]]] | None:
+    def _stamp(self, db_fqn: str, database: str, schemas: list[str]) -> _Stamped:
         """The catalog stamp and relation names, or None where the fast path does not apply:
         no stamp, no schemas, or sample data on (sample rows are read every run anyway)."""
         if not (self.stamps_catalog and schemas) or self.ctx.options.sample_data:
