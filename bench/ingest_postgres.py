@@ -19,8 +19,8 @@
    bring duckdb).
 4. --scaling: the first-run measurement at 250, 500 and 1000 tables (views and schemas as
    given), to see whether peak memory stays flat as the source grows.
-5. --warm: the scheduler's case, one child process that ran the pipeline before (see
-   `child_warm`); --cli: the real `lodestar ingest` command.
+5. --warm (on by default; --no-warm skips it): the scheduler's case, one child process that
+   ran the pipeline before (see `child_warm`); --cli: the real `lodestar ingest` command.
 
     .venv/bin/python bench/ingest_postgres.py                        # 1000 x 30, 100 views
     .venv/bin/python bench/ingest_postgres.py --no-peer --scaling
@@ -478,7 +478,8 @@ def main() -> int:
     p.add_argument("--json", type=Path, help="also write the measurements here")
     p.add_argument(
         "--warm",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="also time first and unchanged runs in one process that has already run the "
         "pipeline once (as `lodestar serve`'s scheduler does): no start-up, no first imports",
     )
@@ -621,7 +622,13 @@ def summarize(rows: list[Measured]) -> None:
     ours = {m.run: m for m in rows if m.tool in ("lodestar", "lodestar-nocd") and m.ok}
     peers = [m for m in rows if m.tool.startswith("datahub") and m.ok]
     print()
-    for tool in ("lodestar", "lodestar-nocd", "lodestar-cli", "lodestar-warm"):
+    what = {
+        "lodestar": "a fresh process per run",
+        "lodestar-nocd": "a fresh process per run, no change detection",
+        "lodestar-cli": "the `lodestar ingest` command",
+        "lodestar-warm": "`lodestar serve`'s scheduler: a process that ran pipelines before",
+    }
+    for tool in what:
         firsts = [m for m in rows if m.tool == tool and m.run == "first" and m.ok]
         seconds = [m for m in rows if m.tool == tool and m.run == "second" and m.ok]
         if not firsts or not seconds:
@@ -633,8 +640,10 @@ def summarize(rows: list[Measured]) -> None:
 
         r = f.wall / median([m.wall for m in seconds])
         verdict = "met" if r >= TARGET_SECOND_RUN else "NOT met"
-        line = (f"{tool}: unchanged run vs first (wall, median of {len(seconds)}): {r:.1f}x "
-                f"(target {TARGET_SECOND_RUN:.0f}x: {verdict})")  # fmt: skip
+        line = (
+            f"{tool} ({what[tool]}): unchanged run vs first (wall, median of {len(seconds)}): "
+            f"{r:.1f}x (target {TARGET_SECOND_RUN:.0f}x: {verdict})"
+        )
         in_runs = [m.in_run for m in seconds if m.in_run]
         if f.in_run and in_runs:
             line += f"; in-run: {f.in_run / median(in_runs):.1f}x"
