@@ -18,7 +18,6 @@ import pytest
 
 from lodestar.auth.principal import Principal
 from lodestar.catalog import Catalog, Key, WriteContext
-from lodestar.catalog.observations import ObservationLog
 from lodestar.ingest.connectors.postgres import PostgresSource
 from lodestar.ingest.connectors.sql_common import TableMeta
 from lodestar.ingest.errors import PermanentError
@@ -28,6 +27,8 @@ from lodestar.ingest.service import run_recipe
 from lodestar.model import fqn
 from lodestar.settings import Settings
 from lodestar.store import open_store
+
+from .change_support import column, column_names, count_reads, doc, foreign_key, row_counts
 
 pytestmark = pytest.mark.postgres
 
@@ -99,10 +100,10 @@ class Shop:
         return fqn.join(["pg", self.database, "shop", name])
 
     def doc(self, name: str, kind: str = "table") -> dict[str, Any]:
-        return dict(self.catalog.get(kind, Key(fqn=self.fqn(name))).doc)
+        return doc(self, name, kind)
 
     def column(self, table: str, name: str) -> dict[str, Any]:
-        return dict(next(c for c in self.doc(table)["columns"] if c["name"] == name))
+        return column(self, table, name)
 
 
 @pytest.fixture
@@ -112,21 +113,6 @@ def shop(pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     store = open_store(settings.effective_database_url)
     name = pg_server.create_database()
     shop = Shop(pg_server, name, settings, Catalog(store))
-
-    read_schema = PostgresSource.read_schema
-    read_relations = PostgresSource.read_relations
-
-    def counted_schema(self: PostgresSource, conn: Any, database: str, schema: str) -> Any:
-        tables: list[TableMeta] = read_schema(self, conn, database, schema)
-        shop.extracted.extend(t.name for t in tables)
-        return tables
-
-    def counted_relations(
-        self: PostgresSource, conn: Any, database: str, schema: str, names: set[str]
-    ) -> Any:
-        tables: list[TableMeta] = read_relations(self, conn, database, schema, names)
-        shop.extracted.extend(t.name for t in tables)
-        return tables
 
     relation_digests = PostgresSource.relation_digests
     catalog_stamp = PostgresSource.catalog_stamp
@@ -142,8 +128,7 @@ def shop(pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
             shop.after_stamp = None
         return stamped
 
-    monkeypatch.setattr(PostgresSource, "read_schema", counted_schema)
-    monkeypatch.setattr(PostgresSource, "read_relations", counted_relations)
+    count_reads(monkeypatch, PostgresSource, shop.extracted)
     monkeypatch.setattr(PostgresSource, "relation_digests", counted_digests)
     monkeypatch.setattr(PostgresSource, "catalog_stamp", racing_stamp)
     try:
@@ -185,17 +170,8 @@ class Change:
     relations: int = 5  # relations the source has afterwards
 
 
-def _columns(shop: Shop, table: str) -> list[str]:
-    return [c["name"] for c in shop.doc(table)["columns"]]
-
-
-def _row_counts(shop: Shop, table: str) -> list[int]:
-    asset = shop.catalog.get("table", Key(fqn=shop.fqn(table)))
-    return [o["value"]["rows"] for o in ObservationLog(shop.catalog.store).read(asset.id)]
-
-
 def _fk_target(shop: Shop, table: str) -> tuple[str, list[str]]:
-    (fk,) = [c for c in shop.doc(table)["constraints"] if c["type"] == "foreign_key"]
+    fk = foreign_key(shop, table)
     return fk["referred_table"], fk["referred_columns"]
 
 
@@ -203,7 +179,7 @@ CHANGES = {
     "column added": Change(
         "ALTER TABLE shop.notes ADD COLUMN author text",
         ["notes"],
-        lambda s, r: _columns(s, "notes") == ["id", "body", "author"],
+        lambda s, r: column_names(s, "notes") == ["id", "body", "author"],
     ),
     "column type changed": Change(
         "ALTER TABLE shop.notes ALTER COLUMN body TYPE varchar(200)",
@@ -233,12 +209,12 @@ CHANGES = {
     "column renamed": Change(
         "ALTER TABLE shop.notes RENAME COLUMN body TO text_body",
         ["notes"],
-        lambda s, r: _columns(s, "notes") == ["id", "text_body"],
+        lambda s, r: column_names(s, "notes") == ["id", "text_body"],
     ),
     "column order changed": Change(
         "ALTER TABLE shop.notes DROP COLUMN id; ALTER TABLE shop.notes ADD COLUMN id int",
         ["notes"],
-        lambda s, r: _columns(s, "notes") == ["body", "id"],
+        lambda s, r: column_names(s, "notes") == ["body", "id"],
     ),
     "table comment changed": Change(
         "COMMENT ON TABLE shop.customers IS 'buyers'",
@@ -297,14 +273,14 @@ CHANGES = {
     "table created": Change(
         "CREATE TABLE shop.refunds (id int PRIMARY KEY, amount numeric)",
         ["refunds"],
-        lambda s, r: r.created == 1 and _columns(s, "refunds") == ["id", "amount"],
+        lambda s, r: r.created == 1 and column_names(s, "refunds") == ["id", "amount"],
         updated=0,
         relations=6,
     ),
     "row count statistic changed": Change(
         "INSERT INTO shop.notes SELECT g, 'x' FROM generate_series(2, 50) g; ANALYZE shop.notes",
         ["notes"],
-        lambda s, r: r.observations == 1 and _row_counts(s, "notes") == [50, 1],
+        lambda s, r: r.observations == 1 and row_counts(s, "notes") == [50, 1],
         updated=0,
     ),
 }
@@ -366,7 +342,7 @@ def test_a_relation_that_failed_is_read_again_until_it_is_stored(shop: Shop) -> 
     shop.execute('ALTER TABLE shop.notes RENAME COLUMN " padded" TO padded')
     fixed = shop.run()
     assert (fixed.status, fixed.updated, shop.extracted) == ("success", 1, ["notes"])
-    assert _columns(shop, "notes") == ["id", "body", "padded"]
+    assert column_names(shop, "notes") == ["id", "body", "padded"]
     assert (shop.run().units_not_extracted, shop.extracted) == (5, [])
 
 
@@ -401,7 +377,7 @@ def test_human_edits_survive_skipped_and_changed_runs(shop: Shop) -> None:
     assert (shop.extracted, report.updated) == (["customers"], 1)
     doc = shop.doc("customers")
     assert doc["description"] == "Everyone who ever bought."
-    assert _columns(shop, "customers")[-1] == "phone"
+    assert column_names(shop, "customers")[-1] == "phone"
 
 
 def test_a_changed_option_reads_everything_once(shop: Shop) -> None:

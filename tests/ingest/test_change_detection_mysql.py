@@ -18,9 +18,7 @@ from typing import Any
 import pytest
 
 from lodestar.catalog import Catalog, Key
-from lodestar.catalog.observations import ObservationLog
 from lodestar.ingest.connectors.mysql import MySQLSource
-from lodestar.ingest.connectors.sql_common import TableMeta
 from lodestar.ingest.recipe import parse_recipe
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.service import run_recipe
@@ -28,6 +26,7 @@ from lodestar.model import fqn
 from lodestar.settings import Settings
 from lodestar.store import open_store
 
+from .change_support import column, column_names, count_reads, doc, foreign_key, row_counts
 from .conftest import MARIA_HOST, MARIA_PORT, _maria_connect
 
 # Names that information_schema compares as equal (case, accents) but MariaDB keeps apart.
@@ -98,38 +97,20 @@ class Shop:
         return fqn.join(["my", "default", self.schema, name])
 
     def doc(self, name: str, kind: str = "table") -> dict[str, Any]:
-        return dict(self.catalog.get(kind, Key(fqn=self.fqn(name))).doc)
+        return doc(self, name, kind)
 
     def column(self, table: str, name: str) -> dict[str, Any]:
-        return dict(next(c for c in self.doc(table)["columns"] if c["name"] == name))
+        return column(self, table, name)
 
 
 @pytest.fixture
-def shop(
-    maria_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Shop]:
+def shop(maria_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
     monkeypatch.delenv("LODESTAR_DATABASE_URL", raising=False)
     settings = Settings(data_dir=tmp_path / "data")
     store = open_store(settings.effective_database_url)
     shop = Shop(f"lt{uuid.uuid4().hex[:8]}_shop", settings, Catalog(store))
 
-    read_schema = MySQLSource.read_schema
-    read_relations = MySQLSource.read_relations
-
-    def counted_schema(self: MySQLSource, conn: Any, database: str, schema: str) -> Any:
-        tables: list[TableMeta] = read_schema(self, conn, database, schema)
-        shop.extracted.extend(t.name for t in tables)
-        return tables
-
-    def counted_relations(
-        self: MySQLSource, conn: Any, database: str, schema: str, names: set[str]
-    ) -> Any:
-        tables: list[TableMeta] = read_relations(self, conn, database, schema, names)
-        shop.extracted.extend(t.name for t in tables)
-        return tables
-
-    monkeypatch.setattr(MySQLSource, "read_schema", counted_schema)
-    monkeypatch.setattr(MySQLSource, "read_relations", counted_relations)
+    count_reads(monkeypatch, MySQLSource, shop.extracted)
     try:
         shop.execute(*_shop_ddl(shop.schema))
         yield shop
@@ -165,25 +146,11 @@ class Change:
     relations: int = 8  # relations the source has afterwards
 
 
-def _columns(shop: Shop, table: str) -> list[str]:
-    return [c["name"] for c in shop.doc(table)["columns"]]
-
-
-def _row_counts(shop: Shop, table: str) -> list[int]:
-    asset = shop.catalog.get("table", Key(fqn=shop.fqn(table)))
-    return [o["value"]["rows"] for o in ObservationLog(shop.catalog.store).read(asset.id)]
-
-
-def _fk(shop: Shop, table: str) -> dict[str, Any]:
-    (fk,) = [c for c in shop.doc(table)["constraints"] if c["type"] == "foreign_key"]
-    return dict(fk)
-
-
 CHANGES = {
     "column added": Change(
         "ALTER TABLE `{s}`.notes ADD COLUMN author TEXT",
         ["notes"],
-        lambda s, r: _columns(s, "notes") == ["id", "body", "author"],
+        lambda s, r: column_names(s, "notes") == ["id", "body", "author"],
     ),
     "column type changed": Change(
         "ALTER TABLE `{s}`.notes MODIFY body VARCHAR(200)",
@@ -208,12 +175,12 @@ CHANGES = {
     "column renamed": Change(
         "ALTER TABLE `{s}`.notes RENAME COLUMN body TO text_body",
         ["notes"],
-        lambda s, r: _columns(s, "notes") == ["id", "text_body"],
+        lambda s, r: column_names(s, "notes") == ["id", "text_body"],
     ),
     "column order changed": Change(
         "ALTER TABLE `{s}`.notes MODIFY id INT AFTER body",
         ["notes"],
-        lambda s, r: _columns(s, "notes") == ["body", "id"],
+        lambda s, r: column_names(s, "notes") == ["body", "id"],
     ),
     "table comment changed": Change(
         "ALTER TABLE `{s}`.customers COMMENT = 'buyers'",
@@ -235,13 +202,13 @@ CHANGES = {
         "ALTER TABLE `{s}`.notes ADD COLUMN customer_id INT, "
         "ADD CONSTRAINT notes_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id)",
         ["notes"],
-        lambda s, r: _fk(s, "notes")["referred_table"] == s.fqn("customers"),
+        lambda s, r: foreign_key(s, "notes")["referred_table"] == s.fqn("customers"),
     ),
     "referenced table renamed": Change(
         "RENAME TABLE `{s}`.customers TO `{s}`.clients",
         ["clients", "orders"],
         lambda s, r: (
-            _fk(s, "orders")["referred_table"] == s.fqn("clients")
+            foreign_key(s, "orders")["referred_table"] == s.fqn("clients")
             and (r.created, r.deleted) == (1, 1)
             and s.catalog.get("table", Key(fqn=s.fqn("customers"))).deleted
         ),
@@ -249,12 +216,12 @@ CHANGES = {
     "one of two names that differ in case changed": Change(
         "ALTER TABLE `{s}`.`mix` ADD COLUMN b INT",
         ["mix"],
-        lambda s, r: _columns(s, "mix") == ["a", "b"] and _columns(s, "Mix") == ["a"],
+        lambda s, r: column_names(s, "mix") == ["a", "b"] and column_names(s, "Mix") == ["a"],
     ),
     "one of two names that differ in accents changed": Change(
         "ALTER TABLE `{s}`.`cafe` ADD COLUMN b INT",
         ["cafe"],
-        lambda s, r: _columns(s, "cafe") == ["a", "b"] and _columns(s, "café") == ["a"],
+        lambda s, r: column_names(s, "cafe") == ["a", "b"] and column_names(s, "café") == ["a"],
     ),
     "table dropped": Change(
         "DROP TABLE `{s}`.notes",
@@ -266,14 +233,14 @@ CHANGES = {
     "table created": Change(
         "CREATE TABLE `{s}`.refunds (id INT PRIMARY KEY, amount DECIMAL(12, 2))",
         ["refunds"],
-        lambda s, r: r.created == 1 and _columns(s, "refunds") == ["id", "amount"],
+        lambda s, r: r.created == 1 and column_names(s, "refunds") == ["id", "amount"],
         updated=0,
         relations=9,
     ),
     "row count statistic changed": Change(
         "INSERT INTO `{s}`.notes SELECT seq, 'x' FROM `{s}`.seq_2_to_50; ANALYZE TABLE `{s}`.notes",
         ["notes"],
-        lambda s, r: r.observations == 1 and _row_counts(s, "notes")[0] > 1,
+        lambda s, r: r.observations == 1 and row_counts(s, "notes")[0] > 1,
         updated=0,
     ),
 }
