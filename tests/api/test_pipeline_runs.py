@@ -32,10 +32,10 @@ def _source(path: Path, *tables: str) -> Path:
     return path
 
 
-def _store_pipeline(server: ApiServer, source: Path) -> None:
+def _store_pipeline(server: ApiServer, source: Path, name: str = "shop") -> None:
     """Run the recipe once from this process into the server's catalog: that stores it."""
     recipe = {
-        "pipeline": "shop",
+        "pipeline": name,
         "source": {"type": "sqlite", "config": {"path": str(source), "service": "shop"}},
         "schedule": "0 3 * * *",
     }
@@ -145,3 +145,15 @@ def test_a_server_without_a_scheduler_points_to_the_cli(tmp_path: Path) -> None:
             assert "lodestar pipelines run shop" in resp.json()["detail"]
         finally:
             api.close()
+
+
+def test_the_sdk_finds_a_pipeline_by_a_name_with_dots(server: ApiServer, tmp_path: Path) -> None:
+    from lodestar.client import LodestarClient
+
+    _store_pipeline(server, _source(tmp_path / "shop.sqlite", "orders"), name="shop.daily")
+    with LodestarClient(server.base_url, server.admin_token) as client:
+        (run,) = client.pipeline_runs("shop.daily")  # its FQN is "shop.daily", quoted
+        assert run["status"] == "success"
+        assert client.pipeline_id("shop.daily") == client.get(
+            "ingestion_pipeline", fqn='"shop.daily"'
+        )["id"]

@@ -168,14 +168,15 @@ def _run_on_server(
     from lodestar.ingest.report import RunReport
 
     with reported(), remote.connect(url, token) as client:
-        try:
-            before = client.pipeline_runs(name, 1)
+        try:  # by id from here on: one look-up by name, not one per poll
+            pipeline = client.pipeline_id(name)
         except NotFound:
             fail(
                 f"{url} has no pipeline named {name!r}: run `lodestar ingest recipe.yml` "
                 "against its catalog once to store it"
             )
-        queued = client.run_pipeline(name)
+        before = client.pipeline_runs(pipeline, 1)
+        queued = client.run_pipeline(pipeline)
         if not wait:
             if as_json:
                 echo_json(queued)
@@ -189,7 +190,7 @@ def _run_on_server(
             if status is not None:
                 status.start()
             while True:
-                runs = client.pipeline_runs(name, 1)
+                runs = client.pipeline_runs(pipeline, 1)
                 if runs and runs[0]["id"] != last and runs[0]["status"] != "running":
                     break
                 if time.monotonic() > deadline:

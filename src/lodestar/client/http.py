@@ -21,6 +21,7 @@ import httpx
 
 import lodestar
 from lodestar.client.errors import UnknownKind, from_response, unreachable
+from lodestar.model.fqn import quote as fqn_quote
 
 Json = dict[str, Any]
 JsonList = list[dict[str, Any]]
@@ -297,13 +298,14 @@ class LodestarClient:
         return asset
 
     # -- ingestion pipelines -------------------------------------------------------------------
+    def pipeline_id(self, pipeline: str) -> str:
+        """A stored pipeline's id, from its name (an id is returned as it is)."""
+        if looks_like_id(pipeline):
+            return pipeline
+        return str(self.get("ingestion_pipeline", fqn=fqn_quote(pipeline))["id"])
+
     def _pipeline_runs_path(self, pipeline: str) -> str:
-        id = (
-            pipeline
-            if looks_like_id(pipeline)
-            else self.get("ingestion_pipeline", fqn=pipeline)["id"]
-        )
-        return f"{self._item('ingestion_pipeline', None, str(id))}/runs"
+        return f"{self._item('ingestion_pipeline', None, self.pipeline_id(pipeline))}/runs"
 
     def pipeline_runs(self, pipeline: str, limit: int = 20) -> JsonList:
         """A stored pipeline's latest runs (by name or id), newest first, the running one too."""
