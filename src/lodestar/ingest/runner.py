@@ -90,6 +90,13 @@ class _Run:
             if st.fingerprint and all(a in live for a in st.assets)
         }
 
+    def keep_prior(self, key: str) -> None:
+        """A unit that failed keeps what it committed before: not stale, not deleted, and
+        read again next run (its fingerprint no longer matches the source)."""
+        st = self.run.units.get(key)
+        if st is not None and key not in self.units_now:
+            self.units_now[key] = UnitState(self.run.run_id, st.fingerprint, st.assets)
+
     def flush(self, batch: list[Unit]) -> None:
         if not batch:
             return
@@ -112,7 +119,6 @@ class _Run:
         results = self.sink.write(lines, self.dry_run) if lines else []
 
         written: list[tuple[str, str | None, list[tuple[str, str]]]] = []
-        kept: list[str] = [u.key for u in skipped]
         lineage: list[tuple[str, str, str, str]] = []
         for r in results:
             if r.status != "error":
@@ -133,8 +139,7 @@ class _Run:
             if error is not None:
                 self.report.units_failed += 1
                 self.report.fail(f"{u.key}: {error}")
-                if u.key in prior:
-                    kept.append(u.key)
+                self.keep_prior(u.key)
                 continue
             for kind, body in u.assets:
                 h = _digest([kind, body])
@@ -151,10 +156,6 @@ class _Run:
             for kind, fqn in prior[u.key].assets:
                 self._count(kind, fqn, "unchanged")
             self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], prior[u.key].assets)
-        for key in kept:
-            if key in prior and key not in self.units_now:
-                st = prior[key]
-                self.units_now[key] = UnitState(self.run.run_id, st.fingerprint, st.assets)
 
         if not self.dry_run:
             # Observations of a skipped unit are the ones already recorded: only new facts go in.
@@ -266,8 +267,7 @@ def run_pipeline(
             if unit.error is not None:
                 report.units_failed += 1
                 report.fail(f"{unit.key}: {unit.error}")
-                if prior is not None:  # kept as committed: not stale, not deleted
-                    r.units_now[unit.key] = UnitState(run.run_id, prior.fingerprint, prior.assets)
+                r.keep_prior(unit.key)
                 continue
             batch.append(unit)
             if len(batch) >= recipe.options.batch_size:

@@ -201,7 +201,7 @@ class SQLSource(Source):
 
     def relation_digests(self, conn: Connection, database: str, schemas: list[str]) -> Digests:
         """For connectors that detect changes: every relation of these schemas with a hash of
-        everything `read_schema` extracts from it, in one cheap query."""
+        everything `read_schema` extracts from it, in a few cheap queries."""
         raise NotImplementedError(f"{type(self).__name__} does not detect changes")
 
     def read_relations(
@@ -228,8 +228,12 @@ class SQLSource(Source):
         key = self.engine_key(database)
         eng = self._engines.get(key)
         if eng is None:
-            eng = self._engines[key] = self.make_engine(database)
+            eng = self._engines[key] = self.new_engine(database)
         return eng
+
+    def new_engine(self, database: str) -> Engine:
+        """The engine this source uses for `database` from now until `release`/`close`."""
+        return self.make_engine(database)
 
     def connect(self, database: str) -> Connection:
         try:
@@ -293,6 +297,8 @@ class SQLSource(Source):
     def _meta_and_stamp(
         self, db_fqn: str, database: str
     ) -> tuple[DatabaseMeta, list[SchemaMeta], _Stamped]:
+        """The database's description, the schemas this recipe reads, and its catalog stamp
+        (None where the connector takes none)."""
         meta = self._database_meta(db_fqn, database)
         schemas = self._schemas(meta)
         return meta, schemas, self._stamp(db_fqn, database, [s.name for s in schemas])
@@ -353,9 +359,7 @@ class SQLSource(Source):
                 if early is not None:
                     meta, schemas, stamped = early.result()
                 else:
-                    meta = self._database_meta(db_fqn, database)
-                    schemas = self._schemas(meta)
-                    stamped = self._stamp(db_fqn, database, [s.name for s in schemas])
+                    meta, schemas, stamped = self._meta_and_stamp(db_fqn, database)
             except PermanentError as e:
                 yield Unit(db_fqn, error=str(e))
                 continue
@@ -767,21 +771,15 @@ def _shared_engine(key: tuple[str, ...], make: Callable[[], Engine]) -> Engine:
 class ServerSQLSource(SQLSource):
     """A database server reached by host, port and user (PostgreSQL, MySQL)."""
 
-    def engine(self, database: str) -> Engine:
-        key = self.engine_key(database)
-        eng = self._engines.get(key)
-        if eng is None:
-            c = expect_config(self.config, ServerConfig)
-            shared_key = (
-                type(self).__qualname__,
-                database,
-                c.model_dump_json(),  # the secret is masked here, hence the next item
-                c.secret() or "",
-            )
-            eng = self._engines[key] = _shared_engine(
-                shared_key, lambda: self.make_engine(database)
-            )
-        return eng
+    def new_engine(self, database: str) -> Engine:
+        c = expect_config(self.config, ServerConfig)
+        shared_key = (
+            type(self).__qualname__,
+            database,
+            c.model_dump_json(),  # the secret is masked here, hence the next item
+            c.secret() or "",
+        )
+        return _shared_engine(shared_key, lambda: self.make_engine(database))
 
     def where(self) -> str:
         return expect_config(self.config, ServerConfig).where()
