@@ -9,7 +9,7 @@ are observations (`row_count`) on the container, exact unless the scan stopped e
 Change detection: a container's unit is fingerprinted from the listing alone (each data file's
 path, size and what the filesystem says of its version: mtime locally, ETag or generation in
 object stores), with its folders, the config and the options. A container whose fingerprint is
-the one it was committed with is not opened again; one whose files carry no version stamp is
+the one it was committed with is not opened again; one whose files carry no version is
 always read.
 """
 
@@ -130,7 +130,7 @@ class _Found:
     path: str
     file_format: FileFormat
     files: list[tuple[str, int]]  # (path, size) of every data file
-    stamps: dict[str, str | None] = field(default_factory=dict)  # path -> version (_stamp)
+    versions: dict[str, str | None] = field(default_factory=dict)  # path -> _version(entry)
     partitions: list[str] = field(default_factory=list)  # hive keys, outermost first
     values: dict[str, list[str]] = field(default_factory=dict)  # key -> values seen
 
@@ -233,7 +233,7 @@ class FilesSource(Source):
             fmt = self._format_of(root)
             if fmt is not None:
                 found = _Found([], name, root, fmt, [(root, int(info.get("size") or 0))])
-                found.stamps[root] = _stamp(info)
+                found.versions[root] = _version(info)
                 yield found
             return
         listing = self._ls(fs, root)
@@ -257,7 +257,7 @@ class FilesSource(Source):
             if fmt is not None:
                 size = int(entry.get("size") or 0)
                 found = _Found(folders, _basename(path), path, fmt, [(path, size)])
-                found.stamps[path] = _stamp(entry)
+                found.versions[path] = _version(entry)
                 yield found
         for path in dirs:
             sub = self._ls(fs, path)
@@ -292,7 +292,7 @@ class FilesSource(Source):
                     if fmt is not None:
                         formats[fmt] = formats.get(fmt, 0) + 1
                         found.files.append((str(e["name"]), int(e.get("size") or 0)))
-                        found.stamps[str(e["name"])] = _stamp(e)
+                        found.versions[str(e["name"])] = _version(e)
                 return True
             keys = set()
             for e in level:
@@ -365,8 +365,8 @@ class FilesSource(Source):
     ) -> str | None:
         """The unit's fingerprint from the listing, taken before any file is opened; None when
         a file's listing says nothing of its version (it is then read every run)."""
-        files = [(path, size, found.stamps.get(path)) for path, size in found.files]
-        if not files or any(stamp is None for _p, _s, stamp in files):
+        files = [(path, size, found.versions.get(path)) for path, size in found.files]
+        if not files or any(version is None for _p, _s, version in files):
             return None
         value = [
             lodestar.__version__,
@@ -643,7 +643,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:500]
 
 
-def _stamp(entry: dict[str, Any]) -> str | None:
+def _version(entry: dict[str, Any]) -> str | None:
     """What a listing entry says of the file's version, or None if it says nothing."""
     seen = [f"{k}={entry[k]}" for k in _VERSION_FIELDS if entry.get(k) is not None]
     return ";".join(seen) or None
