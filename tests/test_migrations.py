@@ -16,9 +16,11 @@ from alembic.runtime.migration import MigrationContext
 
 from lodestar.auth.principal import Principal
 from lodestar.catalog import Catalog, Key, WriteContext
+from lodestar.schema import metadata as all_tables
 from lodestar.store import open_store
 from lodestar.store.migrate import current, head, head_from_files, stored_revision, upgrade
-from lodestar.store.tables import metadata
+
+metadata = all_tables()
 
 
 def _diffs(engine: sa.Engine, target: sa.MetaData) -> list[Any]:

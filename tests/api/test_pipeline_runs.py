@@ -154,6 +154,7 @@ def test_the_sdk_finds_a_pipeline_by_a_name_with_dots(server: ApiServer, tmp_pat
     with LodestarClient(server.base_url, server.admin_token) as client:
         (run,) = client.pipeline_runs("shop.daily")  # its FQN is "shop.daily", quoted
         assert run["status"] == "success"
-        assert client.pipeline_id("shop.daily") == client.get(
-            "ingestion_pipeline", fqn='"shop.daily"'
-        )["id"]
+        assert (
+            client.pipeline_id("shop.daily")
+            == client.get("ingestion_pipeline", fqn='"shop.daily"')["id"]
+        )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from lodestar.store.tables import metadata
+from lodestar.schema import metadata as all_tables
+
+metadata = all_tables()
 
 connection = context.config.attributes.get("connection")
 if connection is None:
