@@ -196,7 +196,7 @@ def prepare(api: Api, seed: Seed, route: tuple[str, str], owners: list[dict[str,
             "/api/v1/lineage/edges",
             json=[edge],
             watch=[f"/api/v1/tables/{down['id']}?fields=relations"],
-            audience="curator",
+            audience="owner",
         )
     if route == ("POST", "/api/v1/ingestion-pipelines/{id}/runs"):
         # The allowed request queues a real run in the server's scheduler; this recipe's
@@ -298,8 +298,11 @@ def test_write_route_refuses_anonymous_and_viewer(
     assert_allowed(call, call.send(allowed))
 
 
+LINEAGE_EDGES = ("POST", "/api/v1/lineage/edges")  # into an asset the editor owns
 OWNER_ROUTES = [
-    r for r in WRITE_ROUTES if _kind_of_route(r[1]) is not None or r == ("POST", "/api/v1/bulk")
+    r
+    for r in WRITE_ROUTES
+    if _kind_of_route(r[1]) is not None or r in {("POST", "/api/v1/bulk"), LINEAGE_EDGES}
 ]
 
 

@@ -506,9 +506,9 @@ def test_config_and_artifact_errors_say_how_to_fix_them(dbt_run: DbtRun, tmp_pat
 def test_units_lineage_and_results_land_in_the_catalog(units: list[Unit], catalog: Catalog) -> None:
     outcomes = catalog.bulk_upsert([BulkLine(k, b) for u in units for k, b in u.assets], BOT)
     assert [str(o.error) for o in outcomes if o.error] == []
-    created, problems = add_lineage(catalog.store, [e for u in units for e in u.lineage], BOT)
-    assert problems == []
-    assert created == 10
+    result = add_lineage(catalog, [e for u in units for e in u.lineage], BOT)
+    assert result.problems == []
+    assert result.added == 10
     log = ObservationLog(catalog.store)
     assert log.record([Observation(*o) for u in units for o in u.observations], BOT) == []
 

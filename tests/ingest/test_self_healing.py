@@ -642,13 +642,13 @@ def test_incremental_an_unchanged_source_writes_nothing_and_costs_little(
     # What a run costs is counted, not timed (a wall-clock race is flaky under a parallel
     # suite; bench/ingest_postgres.py measures the time): the lines sent to the catalog.
     sent: list[int] = []
-    write = CatalogSink.write
+    write = CatalogSink.write_batch
 
-    def counted(self: CatalogSink, lines: Any, dry_run: bool) -> Any:
+    def counted(self: CatalogSink, lines: Any, dry_run: bool, follow: Any) -> Any:
         sent.append(len(lines))
-        return write(self, lines, dry_run)
+        return write(self, lines, dry_run, follow)
 
-    monkeypatch.setattr(CatalogSink, "write", counted)
+    monkeypatch.setattr(CatalogSink, "write_batch", counted)
 
     first = env.run(recipe)
     assert first.status == "success", first.failures

@@ -1,5 +1,7 @@
 """The one write path and the reads: upsert, patch, delete, versions, as-of, events."""
 
+from lodestar.catalog.derived import Applied, Batch, DerivedWriter, EdgeChange
+from lodestar.catalog.edges import EdgeIn, EdgeResult
 from lodestar.catalog.errors import (
     AlreadyExists,
     BadRequest,
@@ -12,23 +14,29 @@ from lodestar.catalog.errors import (
     VersionMismatch,
 )
 from lodestar.catalog.service import BulkLine, Catalog, Key, Page
-from lodestar.catalog.writes import Applied, DerivedWriter, Outcome, WriteContext
+from lodestar.catalog.transaction import Transaction
+from lodestar.catalog.writes import Outcome, WriteContext
 
 __all__ = [
     "AlreadyExists",
     "Applied",
     "BadRequest",
+    "Batch",
     "BulkLine",
     "Catalog",
     "CatalogError",
     "Conflict",
     "DerivedWriter",
+    "EdgeChange",
+    "EdgeIn",
+    "EdgeResult",
     "Forbidden",
     "InvalidInput",
     "Key",
     "NotFound",
     "Outcome",
     "Page",
+    "Transaction",
     "Unauthorized",
     "VersionMismatch",
     "WriteContext",

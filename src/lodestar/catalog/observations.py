@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from lodestar.catalog.errors import InvalidInput, NotFound
 from lodestar.catalog.writes import WriteContext, kind_of
 from lodestar.model import fqn as fqn_mod
@@ -34,29 +36,37 @@ class ObservationLog:
         """Append observations; returns a message for each one whose asset does not exist."""
         if not items:
             return []
+        with self.store.write() as conn:
+            return self.record_in(conn, items, ctx)
+
+    def record_in(
+        self, conn: Connection, items: Sequence[Observation], ctx: WriteContext
+    ) -> list[str]:
+        """`record` inside the caller's transaction (a unit of work)."""
+        if not items:
+            return []
         problems: list[str] = []
         now = now_us()
-        with self.store.write() as conn:
-            pairs = [(kind_of(o.kind).name, fqn_mod.normalize(o.fqn)) for o in items]
-            ids = q.ids_by_fqn(conn, pairs)
-            rows = []
-            for o, pair in zip(items, pairs, strict=True):
-                hit = ids.get(pair)
-                if hit is None:
-                    problems.append(f"no {pair[0]} {pair[1]!r} to record {o.observation} on")
-                    continue
-                if not o.observation or len(o.observation) > 64:
-                    raise InvalidInput("an observation kind has 1 to 64 characters")
-                rows.append(
-                    {
-                        "asset_id": hit[0],
-                        "kind": o.observation,
-                        "ts": o.ts or now,
-                        "value": o.value,
-                        "actor": ctx.actor,
-                    }
-                )
-            obs.append(conn, rows)
+        pairs = [(kind_of(o.kind).name, fqn_mod.normalize(o.fqn)) for o in items]
+        ids = q.ids_by_fqn(conn, pairs)
+        rows = []
+        for o, pair in zip(items, pairs, strict=True):
+            hit = ids.get(pair)
+            if hit is None:
+                problems.append(f"no {pair[0]} {pair[1]!r} to record {o.observation} on")
+                continue
+            if not o.observation or len(o.observation) > 64:
+                raise InvalidInput("an observation kind has 1 to 64 characters")
+            rows.append(
+                {
+                    "asset_id": hit[0],
+                    "kind": o.observation,
+                    "ts": o.ts or now,
+                    "value": o.value,
+                    "actor": ctx.actor,
+                }
+            )
+        obs.append(conn, rows)
         return problems
 
     def read(

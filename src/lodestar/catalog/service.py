@@ -7,7 +7,8 @@ stored together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,9 +25,9 @@ from lodestar.catalog.errors import (
     VersionMismatch,
 )
 from lodestar.catalog.observations import ObservationLog
+from lodestar.catalog.transaction import Transaction, plan_lines
 from lodestar.catalog.writes import (
     CASCADE_KEY,
-    DerivedWriter,
     Outcome,
     Planner,
     WriteContext,
@@ -38,6 +39,8 @@ from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Asset, Event, VersionRecord
 from lodestar.runtime import gc_paused
 from lodestar.store import assets as q
+from lodestar.store import columns as cq
+from lodestar.store import edges as eq
 from lodestar.store import events as ev
 from lodestar.store.engine import Store
 
@@ -69,28 +72,61 @@ class BulkLine:
     body: Any
 
 
+def find(conn: Connection, kind: str, key: Key, *, for_update: bool = False) -> Asset:
+    asset: Asset | None
+    if key.id is not None:
+        asset = q.get(conn, key.id, for_update=for_update)
+        if asset is not None and asset.kind != kind:
+            asset = None
+    else:
+        asset = q.get_by_fqn(conn, kind, _norm(key.fqn or ""), for_update=for_update)
+    if asset is None:
+        raise NotFound(f"no {kind} {key}")
+    return asset
+
+
+def plan_soft_delete(conn: Connection, planner: Planner, asset: Asset, *, recursive: bool) -> Asset:
+    """Plan a soft delete of a live asset and, with `recursive`, of what it contains."""
+    planner.authorize(asset, None)
+    live_below = [a for a in q.descendants(conn, asset.id) if not a.deleted]
+    if live_below and not recursive:
+        raise Conflict(
+            f"{asset.kind} {asset.fqn!r} contains {len(live_below)} assets; "
+            "pass recursive=true to delete them too"
+        )
+    for child in live_below:
+        planner.authorize(child, None)
+    if asset.deleted:
+        raise Conflict(f"{asset.kind} {asset.fqn!r} is already deleted")
+    result = planner.set_deleted(asset, True)
+    for child in live_below:
+        planner.set_deleted(child, True, cascade_from=asset.id)
+    return result
+
+
 class Catalog:
-    def __init__(self, store: Store, derived: Sequence[DerivedWriter] = ()) -> None:
+    """Reads and writes of the catalog. Derived writers (`catalog.derived`) are registered for
+    the process, so every Catalog hands them every write."""
+
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.derived: list[DerivedWriter] = list(derived)
         self.observations = ObservationLog(store)
 
-    def add_derived_writer(self, writer: DerivedWriter) -> None:
-        """Where later capabilities (search, lineage) hook their rows into every write."""
-        self.derived.append(writer)
+    @contextmanager
+    def transaction(self, ctx: WriteContext) -> Iterator[Transaction]:
+        """A unit of work: everything done through the yielded `Transaction` commits together
+        when the block ends, or not at all if it raises."""
+        try:
+            with self.store.write() as conn:
+                yield Transaction(self, conn, ctx)
+        except IntegrityError as e:
+            raise Conflict(
+                f"the unit of work met a concurrent write; retry it ({e.orig})"
+            ) from None
 
     # -- reads ------------------------------------------------------------------------------
     def _find(self, conn: Connection, kind: str, key: Key, *, for_update: bool = False) -> Asset:
-        asset: Asset | None
-        if key.id is not None:
-            asset = q.get(conn, key.id, for_update=for_update)
-            if asset is not None and asset.kind != kind:
-                asset = None
-        else:
-            asset = q.get_by_fqn(conn, kind, _norm(key.fqn or ""), for_update=for_update)
-        if asset is None:
-            raise NotFound(f"no {kind} {key}")
-        return asset
+        return find(conn, kind, key, for_update=for_update)
 
     def get(self, kind: str, key: Key, *, as_of: int | None = None) -> Asset:
         k = kind_of(kind).name
@@ -187,7 +223,13 @@ class Catalog:
 
     def relations(self, asset: Asset) -> list[dict[str, Any]]:
         with self.store.read() as conn:
-            return q.edges_of(conn, asset.id)
+            return eq.edges_of(conn, asset.id)
+
+    def columns(self, kind: str, key: Key) -> list[dict[str, str]]:
+        """The columns of an asset with their identity: id, name and FQN."""
+        with self.store.read() as conn:
+            asset = self._find(conn, kind_of(kind).name, key)
+            return [{"id": i, "name": n, "fqn": f} for i, n, f in cq.of_asset(conn, asset.id)]
 
     def children(self, asset: Asset) -> list[Asset]:
         with self.store.read() as conn:
@@ -216,7 +258,7 @@ class Catalog:
                     planner = Planner(conn, ctx)
                     planner.preload([line])
                     outcome = planner.plan(line, mode=mode, if_match=if_match)
-                    planner.apply(self.derived)
+                    planner.apply()
                     return outcome
             except VersionMismatch:
                 # Another writer updated the asset between our read and our write; without an
@@ -274,7 +316,7 @@ class Catalog:
             outcome = planner.plan(
                 line, if_match=if_match if if_match is not None else current.version
             )
-            planner.apply(self.derived)
+            planner.apply()
             return outcome
 
     def delete(
@@ -292,31 +334,25 @@ class Catalog:
             asset = self._find(conn, spec.name, key, for_update=True)
             _check_if_match(asset, if_match)
             planner = Planner(conn, ctx)
-            if hard and ctx.principal.role not in ("admin", "steward"):
+            if not hard:
+                result = plan_soft_delete(conn, planner, asset, recursive=recursive)
+                planner.apply()
+                return result
+            if ctx.principal.role not in ("admin", "steward"):
                 raise Forbidden("erasing history (hard=true) needs an admin or steward token")
             planner.authorize(asset, None)
             below = q.descendants(conn, asset.id)
-            live_below = [a for a in below if not a.deleted]
-            blocking = below if hard else live_below
-            if blocking and not recursive:
+            if below and not recursive:
                 raise Conflict(
-                    f"{spec.name} {asset.fqn!r} contains {len(blocking)} assets; "
+                    f"{spec.name} {asset.fqn!r} contains {len(below)} assets; "
                     "pass recursive=true to delete them too"
                 )
-            for child in blocking:
+            for child in below:
                 planner.authorize(child, None)
-            if hard:
-                targets = [asset, *below]
-                q.erase(conn, [a.id for a in targets])
-                planner.apply(self.derived, erased=targets)
-                return asset
-            if asset.deleted:
-                raise Conflict(f"{spec.name} {asset.fqn!r} is already deleted")
-            result = planner.set_deleted(asset, True)
-            for child in live_below:
-                planner.set_deleted(child, True, cascade_from=asset.id)
-            planner.apply(self.derived)
-            return result
+            targets = [asset, *below]
+            q.erase(conn, [a.id for a in targets])
+            planner.apply(erased=targets)
+            return asset
 
     def restore(
         self,
@@ -347,7 +383,7 @@ class Catalog:
                     if child.deleted and child.provenance.get(CASCADE_KEY) == asset.id:
                         planner.authorize(child, child.doc)
                         planner.set_deleted(child, False)
-            planner.apply(self.derived)
+            planner.apply()
             return result
 
     def bulk_upsert(
@@ -398,23 +434,9 @@ class Catalog:
         self, chunk: list[tuple[int, BulkLine]], ctx: WriteContext, dry_run: bool = False
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        prepared = []
-        for i, line in chunk:
-            try:
-                spec = kind_of(line.kind)
-                prepared.append(prepare(spec, line.body, i))
-            except CatalogError as e:
-                outcomes.append(Outcome(i, error=e))
         try:
             with self.store.write() as conn:
-                planner = Planner(conn, ctx)
-                planner.preload(prepared)
-                for p in prepared:
-                    try:
-                        outcomes.append(planner.plan(p))
-                    except CatalogError as e:
-                        outcomes.append(Outcome(p.index, error=e))
-                planner.apply(self.derived)
+                outcomes = plan_lines(Planner(conn, ctx), chunk)
                 if dry_run:
                     raise _RollBack
         except _RollBack:
@@ -458,4 +480,4 @@ def _from_version(rec: VersionRecord, current: Asset | None) -> Asset:
     )
 
 
-__all__ = ["BulkLine", "Catalog", "Include", "Key", "Page", "validate_body"]
+__all__ = ["BulkLine", "Catalog", "Include", "Key", "Page", "Transaction", "validate_body"]

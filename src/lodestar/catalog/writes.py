@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 
 from lodestar.auth.principal import Principal
 from lodestar.catalog import changes
+from lodestar.catalog import edges as edge_ops
+from lodestar.catalog.derived import Applied, Batch, EdgeChange, EventType, apply_all
 from lodestar.catalog.errors import (
     AlreadyExists,
     CatalogError,
@@ -26,21 +28,15 @@ from lodestar.catalog.errors import (
 from lodestar.catalog.policy import check_write
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.common import READ_ONLY_FIELDS, AssetSpec, RefUse
-from lodestar.model.ids import new_id
+from lodestar.model.ids import column_id, new_id
 from lodestar.model.kinds.custom_property import CustomProperty
 from lodestar.model.records import Asset, Origin, now_us
 from lodestar.model.registry import KindSpec, find_kind, get_kind
 from lodestar.store import assets as q
+from lodestar.store import columns as cq
+from lodestar.store import edges as eq
 from lodestar.store import events as ev
 from lodestar.store.rows import json_text
-
-EventType = Literal[
-    "entity_created",
-    "entity_updated",
-    "entity_soft_deleted",
-    "entity_restored",
-    "entity_hard_deleted",
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,23 +53,6 @@ class WriteContext:
     @property
     def actor(self) -> str:
         return self.principal.name
-
-
-@dataclass(slots=True)
-class Applied:
-    """One asset change as the derived writers and the event feed see it."""
-
-    event_type: EventType
-    asset: Asset
-    previous: dict[str, Any] | None
-    change: dict[str, Any] | None
-
-
-class DerivedWriter(Protocol):
-    """Writes rows derived from assets (search documents, lineage edges, ...) in the same
-    transaction as the assets themselves, so they can never drift apart."""
-
-    def apply(self, conn: Connection, applied: Sequence[Applied]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -189,12 +168,15 @@ class Planner:
         self.known: dict[tuple[str, str], tuple[str, bool]] = {}
         self.current: dict[tuple[str, str], Asset] = {}
         self.props: dict[str, dict[str, CustomProperty]] = {}
-        self.teams: list[str] | None = None
+        self._team_names: list[str] | None = None
         self.inserts: list[Asset] = []
         self.updates: list[tuple[Asset, int]] = []
-        # Outgoing edges per asset, as rows in q.EDGE_COLUMNS order.
-        self.edge_rows: dict[str, list[q.EdgeRow]] = {}
+        # Body-derived edges per asset, as rows in eq.EDGE_COLUMNS order.
+        self.edge_rows: dict[str, list[eq.EdgeRow]] = {}
         self.applied: list[Applied] = []
+        self.edge_changes: list[EdgeChange] = []
+        # Column identity: id -> row to have, or None for a column gone, in planning order.
+        self.column_ops: dict[str, tuple[str, str, str, str] | None] = {}
 
     # -- look-ups -----------------------------------------------------------------------
     def preload(self, lines: Sequence[_Line]) -> None:
@@ -252,10 +234,19 @@ class Planner:
         if errors:
             raise InvalidInput(f"custom_properties: {errors[0]['msg']}", errors=errors)
 
-    def _lookup(self, pairs: Iterable[tuple[str, str]]) -> None:
+    def lookup(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Learn the (id, deleted) of these (kind, FQN) pairs into `known`."""
         missing = [p for p in pairs if p not in self.known]
         if missing:
             self.known.update(q.ids_by_fqn(self.conn, missing))
+
+    _lookup = lookup
+
+    def asset_by_id(self, asset_id: str) -> Asset | None:
+        for a in self.current.values():
+            if a.id == asset_id:
+                return a
+        return q.get(self.conn, asset_id)
 
     def _resolve(
         self, line: _Line, refs: list[RefUse]
@@ -293,11 +284,11 @@ class Planner:
             raise InvalidInput(f"{where}: {errors[0]['msg']}", errors=errors)
         return parent_id, resolved
 
-    def _teams(self) -> list[str]:
-        if self.teams is None:
+    def teams(self) -> list[str]:
+        if self._team_names is None:
             user = self.ctx.principal.user_fqn
-            self.teams = q.team_fqns_of_user(self.conn, user) if user else []
-        return self.teams
+            self._team_names = q.team_fqns_of_user(self.conn, user) if user else []
+        return self._team_names
 
     # -- planning -------------------------------------------------------------------------
     def plan(self, line: _Line, *, mode: str = "upsert", if_match: int | None = None) -> Outcome:
@@ -328,7 +319,7 @@ class Planner:
             line.fqn,
             existing.doc if existing else None,
             doc,
-            self._teams() if self.ctx.principal.role == "editor" else (),
+            self.teams() if self.ctx.principal.role == "editor" else (),
         )
         origin = str(self.ctx.origin)
         if existing is None:
@@ -352,6 +343,7 @@ class Planner:
             )
             self.inserts.append(asset)
             self.edge_rows[asset.id] = self._edges(asset.id, parent_id, refs, contains=True)
+            self._columns(asset, None)
             self._record("entity_created", asset, None, change)
             status: Literal["created", "updated", "unchanged"] = "created"
         else:
@@ -379,6 +371,7 @@ class Planner:
                 change=change,
             )
             self.updates.append((asset, existing.version))
+            self._columns(asset, existing.doc)
             if existing.deleted or _ref_key(ref_uses) != _ref_key(
                 _references(line.kind, existing.doc)
             ):
@@ -399,18 +392,49 @@ class Planner:
         parent_id: str | None,
         refs: Iterable[tuple[RefUse, str]],
         contains: bool,
-    ) -> list[q.EdgeRow]:
+    ) -> list[eq.EdgeRow]:
         now = self.now
-        rows: dict[tuple[str, str, str, str], q.EdgeRow] = {}
+        rows: dict[tuple[str, str, str, str], eq.EdgeRow] = {}
         if contains and parent_id:
             rows[(parent_id, "contains", asset_id, "")] = (
-                parent_id, "contains", asset_id, "", None, now,
+                parent_id, "contains", asset_id, "", eq.PARENT, None, now, now,
             )  # fmt: skip
         for r, target in refs:
             rows[(asset_id, r.relation, target, r.via)] = (
-                asset_id, r.relation, target, r.via, None, now,
+                asset_id, r.relation, target, r.via, eq.BODY, None, now, now,
             )  # fmt: skip
         return list(rows.values())
+
+    def _columns(self, asset: Asset, old: dict[str, Any] | None) -> None:
+        """Keep the asset's column identity rows: new names get rows, gone names lose them."""
+        new_cols = asset.doc.get("columns")
+        old_cols = old.get("columns") if old is not None else None
+        if not new_cols and not old_cols:
+            return
+        new_names = [c["name"] for c in new_cols or ()]
+        old_names = {c["name"] for c in old_cols or ()}
+        if old is not None and old_names == set(new_names):
+            return
+        prefix = asset.fqn + "."
+        ops = self.column_ops
+        for n in new_names:
+            if n not in old_names:
+                cid = column_id(asset.id, n)
+                ops[cid] = (cid, asset.id, n, prefix + fqn_mod.quote(n))
+        kept = set(new_names)
+        gone = sorted(n for n in old_names if n not in kept)
+        for n in gone:
+            ops[column_id(asset.id, n)] = None
+        if old is not None and asset.change is not None:
+            # A renamed column is a new column: say which identities came and went.
+            asset.change["columns"] = {
+                "added": [
+                    {"name": n, "id": column_id(asset.id, n)}
+                    for n in new_names
+                    if n not in old_names
+                ],
+                "removed": [{"name": n, "id": column_id(asset.id, n)} for n in gone],
+            }
 
     def _record(
         self,
@@ -459,13 +483,15 @@ class Planner:
             asset.fqn,
             asset.doc,
             new_doc,
-            self._teams() if self.ctx.principal.role == "editor" else (),
+            self.teams() if self.ctx.principal.role == "editor" else (),
         )
 
     # -- apply ------------------------------------------------------------------------------
-    def apply(self, derived: Sequence[DerivedWriter] = (), erased: Sequence[Asset] = ()) -> None:
-        """Write everything planned. Each document and change description is serialised
-        once, although it lands in two rows (asset and version, version and event)."""
+    def apply(self, erased: Sequence[Asset] = ()) -> None:
+        """Write everything planned, then start afresh (a unit of work applies a planner
+        more than once in its transaction). Each document and change description is
+        serialised once, although it lands in two rows (asset and version, version and
+        event)."""
         conn = self.conn
         actor, origin, now = self.ctx.actor, str(self.ctx.origin), self.now
         docs: dict[tuple[str, int], str] = {}
@@ -528,20 +554,39 @@ class Planner:
                 (now, ap.event_type, a.kind, a.id, a.fqn, a.version, actor, origin, change)
             )
         q.insert_versions(conn, version_rows)
+        inserted = {a.id for a in self.inserts}
         if self.edge_rows:
-            inserted = {a.id for a in self.inserts}
             fresh = [r for aid, rows in self.edge_rows.items() if aid in inserted for r in rows]
-            q.insert_edge_rows(conn, fresh)
+            eq.insert_edge_rows(conn, fresh)
             replaced = [aid for aid in self.edge_rows if aid not in inserted]
-            q.replace_edges(conn, replaced, [r for aid in replaced for r in self.edge_rows[aid]])
+            eq.replace_body_edges(
+                conn, replaced, [r for aid in replaced for r in self.edge_rows[aid]]
+            )
+        if self.column_ops:
+            ops = self.column_ops
+            cq.delete(
+                conn, [cid for cid, row in ops.items() if row is None or row[1] not in inserted]
+            )
+            cq.insert(conn, [row for row in ops.values() if row is not None])
         for e in erased:
             self.applied.append(Applied("entity_hard_deleted", e, e.doc, None))
             event_rows.append(
                 (now, "entity_hard_deleted", e.kind, e.id, e.fqn, e.version, actor, origin, None)
             )
-        for writer in derived:
-            writer.apply(conn, self.applied)
+        event_rows.extend(edge_ops.events(self, self.edge_changes))
+        apply_all(conn, Batch(self.applied, self.edge_changes))
         ev.append_rows(conn, event_rows)
+        self.inserts, self.updates, self.applied, self.edge_changes = [], [], [], []
+        self.edge_rows, self.column_ops = {}, {}
+
+    # -- asserted edges ---------------------------------------------------------------------
+    def add_edges(
+        self, items: Sequence[edge_ops.EdgeIn], qualifier: str | None = None
+    ) -> edge_ops.EdgeResult:
+        return edge_ops.add(self, items, qualifier)
+
+    def retract_edges(self, **how: Any) -> edge_ops.EdgeResult:
+        return edge_ops.retract(self, **how)
 
 
 CASCADE_KEY = "_deleted_with"
@@ -593,7 +638,6 @@ def kind_of(name: str) -> KindSpec:
 
 __all__ = [
     "Applied",
-    "DerivedWriter",
     "Outcome",
     "Planner",
     "WriteContext",

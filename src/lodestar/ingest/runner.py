@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from sqlalchemy.engine import Connection
 
 from lodestar.catalog.errors import CatalogError
 from lodestar.catalog.observations import Observation
@@ -23,7 +24,7 @@ from lodestar.ingest import registry
 from lodestar.ingest.errors import ConfigError, IngestError
 from lodestar.ingest.recipe import Recipe, errors_text, expand_env
 from lodestar.ingest.report import RunReport
-from lodestar.ingest.sinks import PIPELINE_KIND, Sink
+from lodestar.ingest.sinks import PIPELINE_KIND, FollowUp, LineResult, Sink
 from lodestar.ingest.source import Source, SourceContext, Unit
 from lodestar.ingest.state import RunState, StateStore, UnitState
 from lodestar.model import fqn as fqn_mod
@@ -116,8 +117,41 @@ class _Run:
                 if h not in self.written_bodies and h not in line_of:
                     line_of[h] = len(lines)
                     lines.append((kind, body))
-        results = self.sink.write(lines, self.dry_run) if lines else []
+        for u in skipped:
+            if not u.marker:
+                self.report.units_skipped += 1
+                self.report.units_not_extracted += u.unchanged
+            for kind, fqn in prior[u.key].assets:
+                self._count(kind, fqn, "unchanged")
+            self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], prior[u.key].assets)
 
+        def follow(results: list[LineResult]) -> FollowUp:
+            return self._follow(to_send, fps, line_of, results)
+
+        if to_send:
+            # The batch's assets, observations, lineage and checkpoint land as one unit of work:
+            # a crash between them cannot leave a unit committed without its facts, or the
+            # reverse. Only written units are committed; a skipped unit's row is already right
+            # (stale removal counts what this run saw in memory, `units_now`, and a run killed
+            # before the end merely looks at its skipped units again).
+            batch_result = self.sink.write_batch(lines, self.dry_run, follow)
+            for problem in batch_result.observation_problems:
+                self.report.warn(problem)
+            self.report.observations -= len(batch_result.observation_problems)
+            for problem in batch_result.lineage_problems:
+                self.report.warn(problem)
+            self.report.lineage_edges -= len(batch_result.lineage_problems)
+        if self.progress is not None:
+            self.progress(self.report)
+
+    def _follow(
+        self,
+        to_send: list[Unit],
+        fps: dict[str, str],
+        line_of: dict[str, int],
+        results: list[LineResult],
+    ) -> FollowUp:
+        """Per unit: failed (a line of it failed) or written; what the written ones bring."""
         written: list[tuple[str, str | None, list[tuple[str, str]]]] = []
         lineage: list[tuple[str, str, str, str]] = []
         for r in results:
@@ -149,40 +183,29 @@ class _Run:
             written.append((u.key, fps[u.key], assets))
             lineage.extend(u.lineage)
             self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], assets)
-        for u in skipped:
-            if not u.marker:
-                self.report.units_skipped += 1
-                self.report.units_not_extracted += u.unchanged
-            for kind, fqn in prior[u.key].assets:
-                self._count(kind, fqn, "unchanged")
-            self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], prior[u.key].assets)
+        if self.dry_run:
+            return FollowUp()
+        # Observations of a skipped unit are the ones already recorded: only new facts go in.
+        ok = {w[0] for w in written}
+        obs = [
+            Observation(kind, fqn, name, value)
+            for u in to_send
+            if u.key in ok
+            for kind, fqn, name, value in u.observations
+        ]
+        self.report.observations += len(obs)
+        self.report.lineage_edges += len(lineage)
+        pipeline, run_id = self.pipeline, self.run.run_id
 
-        if not self.dry_run:
-            # Observations of a skipped unit are the ones already recorded: only new facts go in.
-            ok = {w[0] for w in written}
-            obs = [
-                Observation(kind, fqn, name, value)
-                for u in to_send
-                if u.key in ok
-                for kind, fqn, name, value in u.observations
-            ]
-            if obs:
-                for problem in self.sink.observe(obs):
-                    self.report.warn(problem)
-                self.report.observations += len(obs)
-            if lineage:
-                problems = self.sink.add_lineage(lineage)
-                for problem in problems:
-                    self.report.warn(problem)
-                self.report.lineage_edges += len(lineage) - len(problems)
-            # Only written units are committed. A skipped unit's committed row is already
-            # right: marking it seen by this run would cost a write per run for nothing, since
-            # stale removal counts what this run saw in memory (`units_now`) and a run killed
-            # before the end merely looks at its skipped units again (they are still skipped).
-            if written:
-                self.state.commit(self.pipeline, self.run.run_id, written)
-        if self.progress is not None:
-            self.progress(self.report)
+        def checkpoint(conn: Connection | None) -> None:
+            if not written:
+                return
+            if conn is None:
+                self.state.commit(pipeline, run_id, written)
+            else:
+                self.state.commit_in(conn, pipeline, run_id, written)
+
+        return FollowUp(obs, lineage, checkpoint)
 
     def remove_stale(
         self, scope: list[tuple[str, str]], in_scope: Callable[[str, str], bool]

@@ -6,16 +6,26 @@ person set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy.engine import Connection
+
 from lodestar.auth.principal import Principal
-from lodestar.catalog import BulkLine, Catalog, CatalogError, Key, NotFound, WriteContext
+from lodestar.catalog import (
+    BulkLine,
+    Catalog,
+    CatalogError,
+    Key,
+    NotFound,
+    Outcome,
+    WriteContext,
+)
 from lodestar.catalog.changes import keep_person_edits
 from lodestar.catalog.errors import Conflict
 from lodestar.catalog.observations import Observation
-from lodestar.lineage.edges import add_lineage
+from lodestar.lineage.edges import add_lineage, lineage_edges
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Origin
 from lodestar.store.engine import Store
@@ -31,9 +41,36 @@ class LineResult:
     error: str | None = None
 
 
+@dataclass(slots=True)
+class FollowUp:
+    """What a batch's written units bring besides their assets: observations, lineage edges,
+    and the run-state checkpoint (given the transaction's connection when there is one)."""
+
+    observations: list[Observation] = field(default_factory=list)
+    lineage: list[tuple[str, str, str, str]] = field(default_factory=list)
+    checkpoint: Callable[[Connection | None], None] | None = None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    lines: list[LineResult]
+    observation_problems: list[str] = field(default_factory=list)
+    lineage_problems: list[str] = field(default_factory=list)
+
+
+# Given the batch's line results, what to write with them.
+Follow = Callable[[list[LineResult]], FollowUp]
+
+
 class Sink(Protocol):
     def write(self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool) -> list[LineResult]:
         """Upsert assets; one result per line, in order."""
+
+    def write_batch(
+        self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool, follow: Follow
+    ) -> BatchResult:
+        """Upsert a batch's assets, then what `follow` makes of the results (unless a dry
+        run): in one unit of work where the sink can (the embedded catalog)."""
 
     def live(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (kind, FQN) exist and are not deleted."""
@@ -76,14 +113,25 @@ class CatalogSink:
         outcomes = self.catalog.bulk_upsert(
             [BulkLine(k, b) for k, b in lines], self.ctx, dry_run=dry_run
         )
-        out: list[LineResult] = []
-        for (kind, body), o in zip(lines, outcomes, strict=True):
-            if o.error is not None or o.asset is None:
-                detail = o.error.detail if o.error else "not stored"
-                out.append(LineResult(kind, str(body.get("name", "?")), "error", detail))
-            else:
-                out.append(LineResult(kind, o.asset.fqn, str(o.status)))
-        return out
+        return _line_results(lines, outcomes)
+
+    def write_batch(
+        self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool, follow: Follow
+    ) -> BatchResult:
+        if dry_run:
+            results = self.write(lines, dry_run) if lines else []
+            follow(results)
+            return BatchResult(results)
+        with self.catalog.transaction(self.ctx) as tx:
+            outcomes = tx.upsert_many([BulkLine(k, b) for k, b in lines])
+            results = _line_results(lines, outcomes)
+            then = follow(results)
+            out = BatchResult(results, tx.record(then.observations))
+            if then.lineage:
+                out.lineage_problems = tx.add_edges(lineage_edges(then.lineage)).problems
+            if then.checkpoint is not None:
+                then.checkpoint(tx.conn)
+            return out
 
     def live(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         return self.catalog.live(pairs)
@@ -92,7 +140,7 @@ class CatalogSink:
         return self.catalog.observations.record(items, self.ctx)
 
     def add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]:
-        return add_lineage(self.store, edges, self.ctx)[1]
+        return add_lineage(self.catalog, edges, self.ctx).problems
 
     def soft_delete(self, kind: str, fqn: str) -> bool:
         try:
@@ -136,8 +184,23 @@ class CatalogSink:
         return None
 
 
+def _line_results(
+    lines: Sequence[tuple[str, dict[str, Any]]], outcomes: Sequence[Outcome]
+) -> list[LineResult]:
+    out: list[LineResult] = []
+    for (kind, body), o in zip(lines, outcomes, strict=True):
+        if o.error is not None or o.asset is None:
+            detail = o.error.detail if o.error else "not stored"
+            out.append(LineResult(kind, str(body.get("name", "?")), "error", detail))
+        else:
+            out.append(LineResult(kind, o.asset.fqn, str(o.status)))
+    return out
+
+
 class ServerSink:
-    """Writes to a Lodestar server through the SDK, declaring itself an ingestion origin."""
+    """Writes to a Lodestar server through the SDK, declaring itself an ingestion origin.
+    Each call is its own request, so a batch is not one unit of work here: the checkpoint is
+    written last, and a batch cut short is read again by the next run."""
 
     def __init__(self, url: str, token: str | None, pipeline: str) -> None:
         from lodestar.client import LodestarClient
@@ -156,6 +219,20 @@ class ServerSink:
                 out.append(LineResult(kind, str(body.get("name", "?")), "error", detail))
             else:
                 out.append(LineResult(kind, r["fqn"], r["result"]))
+        return out
+
+    def write_batch(
+        self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool, follow: Follow
+    ) -> BatchResult:
+        results = self.write(lines, dry_run) if lines else []
+        then = follow(results)
+        out = BatchResult(results)
+        if then.observations:
+            out.observation_problems = self.observe(then.observations)
+        if then.lineage:
+            out.lineage_problems = self.add_lineage(then.lineage)
+        if then.checkpoint is not None:
+            then.checkpoint(None)
         return out
 
     def live(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from lodestar.ingest.errors import AlreadyRunning
 from lodestar.model.records import now_us, us_to_iso
 from lodestar.store import ingest_state as q
@@ -93,15 +95,26 @@ class StateStore:
     ) -> None:
         """Checkpoint: the units written (key, fingerprint, assets) by this run."""
         with self.store.write() as conn:
-            q.upsert_units(
-                conn,
-                pipeline,
-                [
-                    {"unit_key": k, "run_id": run_id, "fingerprint": fp, "assets": assets}
-                    for k, fp, assets in written
-                ],
-            )
-            q.update_run(conn, run_id, heartbeat_at=now_us())
+            self.commit_in(conn, pipeline, run_id, written)
+
+    def commit_in(
+        self,
+        conn: Connection,
+        pipeline: str,
+        run_id: str,
+        written: Sequence[tuple[str, str | None, list[tuple[str, str]]]],
+    ) -> None:
+        """`commit` inside the caller's transaction: the unit of work that wrote the units'
+        assets, so the checkpoint never says more or less than what landed."""
+        q.upsert_units(
+            conn,
+            pipeline,
+            [
+                {"unit_key": k, "run_id": run_id, "fingerprint": fp, "assets": assets}
+                for k, fp, assets in written
+            ],
+        )
+        q.update_run(conn, run_id, heartbeat_at=now_us())
 
     def keep_alive(self, run_id: str, every: float = 15.0) -> threading.Event:
         """Move the run's heartbeat from a background thread until the returned event is set,

@@ -22,3 +22,14 @@ def new_id() -> str:
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
     return str(uuid.UUID(int=value))
+
+
+# Column ids are derived, not drawn: the same table and name give the same id everywhere
+# (the write path, migrations, a connector naming a column it has not looked up), so a
+# renamed column is a new column. Migration 0003 uses the same namespace.
+COLUMN_NAMESPACE = uuid.UUID("6f1c0a52-3c1e-4e7a-9d0b-2a4c5e6f7a81")
+
+
+def column_id(asset_id: str, name: str) -> str:
+    """The id of the column `name` of the asset (table) `asset_id`."""
+    return str(uuid.uuid5(COLUMN_NAMESPACE, f"{asset_id}/{name}"))

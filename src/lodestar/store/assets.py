@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 from lodestar.model.records import Asset, VersionRecord
 from lodestar.store.rows import Values, insert_rows, json_text
-from lodestar.store.tables import assets, edges, observations, versions
+from lodestar.store.tables import assets, columns, edges, observations, versions
 
 _COLS = (
     assets.c.id,
@@ -222,8 +222,6 @@ VERSION_COLUMNS = (
     "origin",
     "ts",
 )
-EDGE_COLUMNS = ("from_id", "relation", "to_id", "via", "props", "created_at")
-EdgeRow = tuple[str, str, str, str, str | None, int]
 
 
 def insert_assets(conn: Connection, rows: Sequence[Values]) -> None:
@@ -281,108 +279,15 @@ def id_as_of(conn: Connection, kind: str, fqn: str, ts: int) -> str | None:
     return conn.execute(q).scalar()
 
 
-# Edges that do not come from an asset's own body, so rewriting the body keeps them.
-NOT_FROM_BODY = ("contains", "lineage")
-
-
-def replace_edges(conn: Connection, from_ids: Sequence[str], rows: Sequence[EdgeRow]) -> None:
-    """Drop the outgoing reference edges of these assets and insert the new ones."""
-    for i in range(0, len(from_ids), 500):
-        conn.execute(
-            edges.delete().where(
-                edges.c.from_id.in_(from_ids[i : i + 500]),
-                edges.c.relation.not_in(NOT_FROM_BODY),
-            )
-        )
-    insert_edge_rows(conn, rows)
-
-
-def get_edges(
-    conn: Connection, relation: str, pairs: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Existing edges of a relation between (from_id, to_id) pairs, keyed by the pair."""
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    froms = list({f for f, _ in pairs})
-    wanted = set(pairs)
-    for i in range(0, len(froms), 500):
-        q = sa.select(edges.c.from_id, edges.c.to_id, edges.c.props).where(
-            edges.c.relation == relation, edges.c.from_id.in_(froms[i : i + 500])
-        )
-        for row in conn.execute(q):
-            props: dict[str, Any] = row[2] or {}
-            if (row[0], row[1]) in wanted:
-                out[(row[0], row[1])] = props
-    return out
-
-
-def update_edge_props(
-    conn: Connection, from_id: str, relation: str, to_id: str, props: dict[str, Any]
-) -> None:
-    conn.execute(
-        edges.update()
-        .where(edges.c.from_id == from_id, edges.c.relation == relation, edges.c.to_id == to_id)
-        .values(props=props)
-    )
-
-
-def insert_edges(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Edges given as dicts keyed by EDGE_COLUMNS (via defaults to "", props to None)."""
-    insert_edge_rows(
-        conn,
-        [
-            (
-                r["from_id"],
-                r["relation"],
-                r["to_id"],
-                r.get("via", ""),
-                json_text(r.get("props")),
-                r["created_at"],
-            )
-            for r in rows
-        ],
-    )
-
-
-def insert_edge_rows(conn: Connection, rows: Sequence[EdgeRow]) -> None:
-    """Edges as tuples in EDGE_COLUMNS order, props as `json_text`."""
-    insert_rows(conn, "edges", EDGE_COLUMNS, rows)
-
-
-def edges_of(conn: Connection, asset_id: str) -> list[dict[str, Any]]:
-    """Edges touching an asset, both directions, with the other end's kind and FQN."""
-    out: list[dict[str, Any]] = []
-    for direction, mine, other in (
-        ("out", edges.c.from_id, edges.c.to_id),
-        ("in", edges.c.to_id, edges.c.from_id),
-    ):
-        q = (
-            sa.select(edges.c.relation, edges.c.via, assets.c.kind, assets.c.fqn, assets.c.id)
-            .join(assets, assets.c.id == other)
-            .where(mine == asset_id)
-            .order_by(edges.c.relation, assets.c.fqn)
-        )
-        for relation, via, kind, fqn, aid in conn.execute(q):
-            out.append(
-                {
-                    "direction": direction,
-                    "relation": relation,
-                    "via": via or None,
-                    "kind": kind,
-                    "fqn": fqn,
-                    "id": aid,
-                }
-            )
-    return out
-
-
 def erase(conn: Connection, asset_ids: Sequence[str]) -> None:
-    """Hard delete: the assets, their history, edges and observations."""
+    """Hard delete: the assets, their history, edges, columns and observations."""
     for i in range(0, len(asset_ids), 500):
         chunk = asset_ids[i : i + 500]
         conn.execute(edges.delete().where(edges.c.from_id.in_(chunk)))
         conn.execute(edges.delete().where(edges.c.to_id.in_(chunk)))
         conn.execute(versions.delete().where(versions.c.asset_id.in_(chunk)))
         conn.execute(observations.delete().where(observations.c.asset_id.in_(chunk)))
+        conn.execute(columns.delete().where(columns.c.asset_id.in_(chunk)))
         conn.execute(assets.delete().where(assets.c.id.in_(chunk)))
 
 
@@ -401,3 +306,24 @@ def team_fqns_of_user(conn: Connection, user_fqn: str) -> list[str]:
         .where(edges.c.relation == "has_member", edges.c.to_id == user.scalar_subquery())
     )
     return list(conn.execute(q).scalars())
+
+
+def page_by_id(conn: Connection, after: str, limit: int) -> list[Asset]:
+    """Every asset, deleted ones too, in id order after `after` (for rebuilds)."""
+    q = sa.select(*_COLS).where(assets.c.id > after).order_by(assets.c.id).limit(limit)
+    return [_asset(r) for r in conn.execute(q)]
+
+
+def count(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(assets)).scalar_one())
+
+
+def get_many(conn: Connection, asset_ids: Sequence[str]) -> dict[str, Asset]:
+    out: dict[str, Asset] = {}
+    ids = list(dict.fromkeys(asset_ids))
+    for i in range(0, len(ids), 500):
+        q = sa.select(*_COLS).where(assets.c.id.in_(ids[i : i + 500]))
+        for r in conn.execute(q):
+            a = _asset(r)
+            out[a.id] = a
+    return out

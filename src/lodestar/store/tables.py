@@ -46,6 +46,11 @@ versions = sa.Table(
 )
 sa.Index("ix_versions_kind_ts", versions.c.kind, versions.c.ts)
 
+# Relations between assets, each row asserted by one source. Edges derived from an asset's
+# body have the reserved sources BODY (owner, tags, terms, domain... of the `from` asset) and
+# PARENT (`contains`, from the child's parent field); any other source (an origin such as
+# `ingestion:shop` or `person:alice`) asserted the edge itself and only it, or a person,
+# retracts it. The same relation asserted by two sources is two rows.
 edges = sa.Table(
     "edges",
     metadata,
@@ -53,10 +58,34 @@ edges = sa.Table(
     sa.Column("relation", sa.String(64), primary_key=True),
     sa.Column("to_id", sa.String(36), primary_key=True),
     sa.Column("via", sa.String(512), primary_key=True, default=""),
+    sa.Column("source", sa.String(300), primary_key=True),
     sa.Column("props", Doc, nullable=True),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),  # first seen
+    sa.Column("last_seen", sa.BigInteger, nullable=False),
 )
 sa.Index("ix_edges_to", edges.c.to_id, edges.c.relation)
+# Asserted edges by source, for retracting what a source no longer reports; body edges (the
+# bulk of the table) stay out of it.
+sa.Index(
+    "ix_edges_source",
+    edges.c.source,
+    edges.c.last_seen,
+    sqlite_where=edges.c.source.not_in(("body", "parent")),
+    postgresql_where=edges.c.source.not_in(("body", "parent")),
+)
+
+# Column identity: one row per column of a table (or any asset with `columns`), kept by the
+# write path. The id is derived from the table's id and the column's name, so a renamed
+# column is a new column, and a dropped one that comes back gets its id again.
+columns = sa.Table(
+    "columns",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("asset_id", sa.String(36), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("fqn", sa.Text, nullable=False),
+)
+sa.Index("ix_columns_asset", columns.c.asset_id, columns.c.name, unique=True)
 
 events = sa.Table(
     "events",

@@ -44,7 +44,7 @@ class LineageIn(BaseModel):
 
 def _need_curator(ctx: WriteContext) -> None:
     if not ctx.principal.writes_everything:
-        raise Forbidden("recording observations and lineage needs an admin, steward or bot token")
+        raise Forbidden("recording observations needs an admin, steward or bot token")
 
 
 def _validated(model: type[BaseModel], raw: Any) -> list[Any]:
@@ -82,13 +82,16 @@ async def post_observations(request: Request, svc: Services, ctx: Writer) -> Res
 
 @router.post("/lineage/edges", summary="Record lineage edges (upstream -> downstream)")
 async def post_lineage(request: Request, svc: Services, ctx: Writer) -> Response:
-    _need_curator(ctx)
+    """Admins, stewards and bots record any edge; an editor records edges into assets they
+    own. Each edge is kept per source (the caller's origin), with first and last seen."""
     items: list[LineageIn] = _validated(
         LineageIn, await read_json(request, svc.settings.max_body_bytes)
     )
     edges = [(e.from_.kind, e.from_.fqn, e.to.kind, e.to.fqn) for e in items]
-    added, problems = await run_in_threadpool(add_lineage, svc.catalog.store, edges, ctx)
-    return json_response({"added": added, "problems": problems})
+    result = await run_in_threadpool(add_lineage, svc.catalog, edges, ctx)
+    return json_response(
+        {"added": result.added, "refreshed": result.refreshed, "problems": result.problems}
+    )
 
 
 @router.get("/{plural}/{id}/observations", summary="Observations of an asset, newest first")
