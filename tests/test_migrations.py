@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 
 from lodestar.auth.principal import Principal
 from lodestar.catalog import Catalog, Key, WriteContext
+from lodestar.schema import drift, undeclared_tables
 from lodestar.schema import metadata as all_tables
 from lodestar.store import open_store
 from lodestar.store.migrate import current, head, head_from_files, stored_revision, upgrade
@@ -42,9 +43,11 @@ def test_migrated_empty_database_matches_the_declared_tables(empty_db_url: str) 
     try:
         assert current(store.engine) == head()
         assert _diffs(store.engine, metadata) == []
+        assert drift(store.engine) == []
         names = set(sa.inspect(store.engine).get_table_names())
         assert set(metadata.tables) <= names
         assert names - set(metadata.tables) == {"alembic_version"}
+        assert undeclared_tables(store.engine) == set()
         with store.engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT id, seq FROM event_clock")).all()
         assert [tuple(r) for r in rows] == [(1, 0)]
@@ -147,5 +150,66 @@ def test_a_database_behind_head_is_still_migrated(empty_db_url: str) -> None:
         store = open_store(empty_db_url)
         store.dispose()
         assert stored_revision(engine) == head()
+    finally:
+        engine.dispose()
+
+
+def test_edges_and_columns_of_a_0002_catalog_are_carried_over(empty_db_url: str) -> None:
+    """0003: body edges become source `body`, `contains` source `parent`, a lineage edge one
+    row per source it listed; every table's columns get their identity rows."""
+    from lodestar.model.ids import column_id
+
+    engine = sa.create_engine(empty_db_url)
+    try:
+        upgrade(engine, "0002")
+        table_doc = '{"name": "t", "columns": [{"name": "id"}, {"name": "a.b"}]}'
+        with engine.begin() as conn:
+            for i, (kind, fqn, doc) in enumerate(
+                [("schema", "s", '{"name": "s"}'), ("table", "s.t", table_doc), ("tag", "x", "{}")]
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO assets (id, kind, fqn, name, version, doc, provenance, "
+                        "deleted, created_at, updated_at, updated_by) VALUES "
+                        "(:i, :k, :f, :f, 1, :d, '{}', false, 1, 1, 'me')"
+                    ),
+                    {"i": f"id{i}", "k": kind, "f": fqn, "d": doc},
+                )
+            lineage = '{"sources": ["ingestion:a", "person:bo"], "first_seen": 5, "last_seen": 9}'
+            for f, rel, t, props in [
+                ("id0", "contains", "id1", None),
+                ("id1", "tagged_with", "id2", None),
+                ("id0", "lineage", "id1", lineage),
+            ]:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO edges (from_id, relation, to_id, via, props, created_at) "
+                        "VALUES (:f, :r, :t, '', :p, 3)"
+                    ),
+                    {"f": f, "r": rel, "t": t, "p": props},
+                )
+        upgrade(engine)
+        with engine.connect() as conn:
+            edges_now = sorted(
+                tuple(r)
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT from_id, relation, to_id, source, created_at, last_seen FROM edges"
+                    )
+                )
+            )
+            cols = sorted(tuple(r) for r in conn.execute(sa.text("SELECT * FROM columns")))
+        assert edges_now == [
+            ("id0", "contains", "id1", "parent", 3, 3),
+            ("id0", "lineage", "id1", "ingestion:a", 5, 9),
+            ("id0", "lineage", "id1", "person:bo", 5, 9),
+            ("id1", "tagged_with", "id2", "body", 3, 3),
+        ]
+        assert cols == sorted(
+            [
+                (column_id("id1", "id"), "id1", "id", "s.t.id"),
+                (column_id("id1", "a.b"), "id1", "a.b", 's.t."a.b"'),
+            ]
+        )
     finally:
         engine.dispose()

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from lodestar.settings import Settings
     from lodestar.store import Store
 
-db_app = typer.Typer(help="The database schema: upgrade it, or show its revision.")
+db_app = typer.Typer(
+    help="The database schema: upgrade it, show its revision, rebuild derived indexes."
+)
 token_app = typer.Typer(help="API tokens, issued and revoked on the database directly.")
 
 
@@ -139,6 +141,42 @@ def db_current() -> None:
         if rev != head:
             note(f"{redact(url)} is behind: the latest is {head}; run `lodestar db upgrade`")
         typer.echo(rev or "none")
+
+
+@db_app.command("reindex")
+def db_reindex(
+    name: Annotated[
+        str | None, typer.Argument(help="One derived writer (default: every registered one).")
+    ] = None,
+) -> None:
+    """Rebuild derived indexes (search documents, graph indexes...) from the stored assets and
+    edges, a page at a time; safe to run while the server serves."""
+    with reported():
+        settings = load_settings()
+        from rich.progress import Progress, TaskID
+
+        from lodestar.catalog import derived
+        from lodestar.store import open_store
+
+        chosen = [derived.find(name)] if name else derived.writers()
+        if not chosen:
+            note("no derived writer is registered: nothing to rebuild")
+            return
+        store = open_store(settings.effective_database_url, 1)
+        try:
+            for writer in chosen:
+                with Progress(transient=True) as bar:
+                    task = bar.add_task(writer.name, total=None)
+
+                    def step(
+                        done: int, total: int, task: TaskID = task, bar: Progress = bar
+                    ) -> None:
+                        bar.update(task, completed=done, total=total)
+
+                    fed = derived.rebuild(store, writer, step)
+                typer.echo(f"{writer.name}: rebuilt from {fed} assets")
+        finally:
+            store.dispose()
 
 
 @contextmanager
