@@ -31,6 +31,7 @@ from lodestar.catalog import (
     VersionMismatch,
     WriteContext,
 )
+from lodestar.catalog.observations import Observation
 from lodestar.model.records import Origin
 from lodestar.store.tables import assets, edges, events, versions
 
@@ -1047,6 +1048,18 @@ def test_too_long_fqn_is_invalid_input(catalog: Catalog, seed: Seed) -> None:
     with pytest.raises(InvalidInput):
         catalog.upsert("table", {"name": part, "schema": f"{quoted}.{quoted}.{quoted}"}, seed.ctx)
     assert snapshot(catalog) == before
+
+
+@pytest.mark.parametrize("bad", ["wh..raw", 'wh.db."unterminated', "wh.db.raw.", ""])
+def test_observation_on_a_malformed_fqn_is_invalid_input_and_records_nothing(
+    catalog: Catalog, seed: Seed, bad: str
+) -> None:
+    out = seed.table("orders")
+    assert out.asset is not None
+    good = Observation("table", ORDERS, "row_count", {"rows": 1})
+    with pytest.raises(InvalidInput, match="fully qualified name"):
+        catalog.observations.record([good, Observation("table", bad, "row_count", {})], seed.ctx)
+    assert catalog.observations.read(out.asset.id) == []
 
 
 # -- PostgreSQL: concurrent transactions -------------------------------------------------------

@@ -154,6 +154,27 @@ def test_settings_errors_are_reported(data_dir: Path, monkeypatch: pytest.Monkey
     assert "postgresql+psycopg://" in result.stderr
 
 
+@pytest.mark.parametrize("name", ["", " padded", "bell\x07"])
+def test_pipelines_run_with_a_name_no_pipeline_can_have_says_so(data_dir: Path, name: str) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    result = run("pipelines", "run", name)
+    assert result.exit_code == 1, result.exception
+    assert f"error: no pipeline can be named {name!r}" in result.stderr
+
+
+def test_a_database_that_refuses_is_one_line_without_the_password(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "LODESTAR_DATABASE_URL", "postgresql+psycopg://lodestar:s3cret@127.0.0.1:1/x"
+    )
+    for command in (("db", "current"), ("db", "upgrade")):
+        result = run(*command)
+        assert result.exit_code == 1, result.exception
+        assert result.stderr.startswith("error: the database failed: "), result.stderr
+        assert "s3cret" not in result.output + result.stderr
+
+
 def _events_and_versions(directory: Path) -> tuple[int, list[int]]:
     store = open_store(f"sqlite:///{directory / 'catalog.db'}")
     try:

@@ -85,3 +85,55 @@ def test_a_person_can_still_clear_a_field(catalog: Catalog, seed: Any, admin_ctx
     catalog.upsert("table", _table(description="from dbt"), _bot("dbt"))
     out = catalog.upsert("table", _table(), admin_ctx)
     assert out.asset is not None and "description" not in out.asset.doc
+
+
+def test_what_a_person_set_when_creating_survives_an_automated_writer(
+    catalog: Catalog, seed: Any, admin_ctx: Any
+) -> None:
+    """Curated fields, links and custom properties among them, and the curated fields of the
+    columns a person created, keep the person's values; the rest follows the source."""
+    catalog.upsert(
+        "custom_property",
+        {"name": "tier", "entity_kind": "table", "property_type": "string"},
+        admin_ctx,
+    )
+    catalog.upsert(
+        "table",
+        _table(
+            description="Curated.",
+            links=[{"title": "Runbook", "url": "https://wiki.example.com/orders"}],
+            custom_properties={"tier": "gold"},
+            source_code={"path": "models/orders.sql"},
+            columns=[
+                {
+                    "name": "id",
+                    "data_type": "int",
+                    "description": "Order id.",
+                    "tags": ["PII.email"],
+                }
+            ],
+        ),
+        admin_ctx,
+    )
+    catalog.upsert(
+        "table",
+        _table(
+            description="From the source.",
+            links=[{"title": "Source", "url": "https://source.example.com"}],
+            custom_properties={"tier": "bronze"},
+            source_code={"path": "etl/orders.py"},
+            columns=[{"name": "id", "data_type": "bigint", "description": "comment", "tags": []}],
+        ),
+        _bot("warehouse"),
+    )
+    doc = catalog.get("table", Key(fqn="wh.db.raw.orders")).doc
+    assert doc["description"] == "Curated."
+    assert doc["links"] == [{"title": "Runbook", "url": "https://wiki.example.com/orders"}]
+    assert doc["custom_properties"] == {"tier": "gold"}
+    assert doc["source_code"] == {"path": "etl/orders.py"}  # not curated: the source's
+    (col,) = doc["columns"]
+    assert (col["data_type"], col["description"], col["tags"]) == (
+        "bigint",
+        "Order id.",
+        ["PII.email"],
+    )

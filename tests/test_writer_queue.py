@@ -57,24 +57,28 @@ def test_processes_take_turns(tmp_path: Path) -> None:
 
 def test_a_writer_never_waits_past_its_patience(tmp_path: Path) -> None:
     lock = tmp_path / "db.writers"
-    release = threading.Event()
-    held = threading.Event()
+    release, held, let_go = threading.Event(), threading.Event(), threading.Event()
 
     def hold() -> None:
         with WriterQueue(lock).turn():
             held.set()
             release.wait(10)
+        let_go.set()
 
     t = threading.Thread(target=hold)
     t.start()
     held.wait()
+    start = time.monotonic()
     try:
         with WriterQueue(lock, patience=0.05).turn():
-            went_ahead = not release.is_set()
+            waited = time.monotonic() - start
+            holder_still_in = not let_go.is_set()
     finally:
         release.set()
         t.join()
-    assert went_ahead
+    # It queued for its patience, then went ahead while the holder still had its turn.
+    assert holder_still_in
+    assert 0.05 <= waited < 2.0, waited
 
 
 def test_sqlite_store_queues_its_writes(tmp_path: Path) -> None:

@@ -26,6 +26,14 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 NDJSON = {"Content-Type": "application/x-ndjson"}
 _DROP = object()  # in a body override: leave the key out
+BAD_FQNS = {  # a malformed FQN of each fault fqn.split finds
+    "empty-part": "a..b",
+    "unterminated-quote": '"abc',
+    "junk-after-quote": '"a"b',
+    "trailing-dot": "a.b.",
+    "empty": "",
+    "too-long": "a" * 3000,
+}
 
 
 @dataclass
@@ -468,6 +476,39 @@ WRITES: list[Bad] = [
         ],
         watch=("{table_url}/observations",),
     ),
+    # malformed FQNs in bodies that name assets: refused whole, before anything is written
+    *(
+        Bad(
+            f"observation-fqn-{why}",
+            "POST",
+            "/api/v1/observations",
+            422,
+            lambda t, fqn=fqn: [
+                {"kind": "table", "fqn": t.table["fqn"], "observation": "x", "value": {}},
+                {"kind": "table", "fqn": fqn, "observation": "x", "value": {}},
+            ],
+            detail="fully qualified name",
+            watch=("{table_url}/observations",),
+        )
+        for why, fqn in BAD_FQNS.items()
+    ),
+    *(
+        Bad(
+            f"lineage-fqn-{why}",
+            "POST",
+            "/api/v1/lineage/edges",
+            422,
+            lambda t, fqn=fqn: [
+                {
+                    "from": {"kind": "schema", "fqn": t.seed.schema},
+                    "to": {"kind": "table", "fqn": t.table["fqn"]},
+                },
+                {"from": {"kind": "table", "fqn": fqn}, "to": {"kind": "table", "fqn": "a"}},
+            ],
+            detail="fully qualified name",
+        )
+        for why, fqn in BAD_FQNS.items()
+    ),
 ]
 
 READS: list[Bad] = [
@@ -491,6 +532,7 @@ READS: list[Bad] = [
         "fqn-quoted-traversal", "GET", "/api/v1/tables/name/" + fqn_path('"../../etc/passwd"'), 404
     ),
     Bad("delete-bad-fqn", "DELETE", "/api/v1/tables/name/a.%22b", 422),
+    Bad("patch-bad-fqn", "PATCH", "/api/v1/tables/name/a..b", 422, {"x": 1}, headers=MERGE),
     Bad("id-not-found", "GET", "/api/v1/tables/not-a-uuid", 404),
     Bad("id-nul", "GET", "/api/v1/tables/a%00b", (400, 404, 422)),
     Bad("id-nul-versions", "GET", "/api/v1/tables/a%00b/versions", (400, 404, 422)),
@@ -519,6 +561,8 @@ READS: list[Bad] = [
     Bad("owner-filter-bogus", "GET", PUT_TABLES, 422, params={"owner": "robot:r2d2"}),
     Bad("owner-filter-no-name", "GET", PUT_TABLES, 422, params={"owner": "user:"}),
     Bad("parent-filter-bad-fqn", "GET", PUT_TABLES, 422, params={"parent": 'a."b'}),
+    Bad("tag-filter-bad-fqn", "GET", PUT_TABLES, 422, params={"tag": "PII..x"}),
+    Bad("owner-filter-bad-fqn", "GET", PUT_TABLES, 422, params={"owner": 'user:a"b'}),
     Bad("as-of-word", "GET", PUT_TABLES, 422, params={"as_of": "yesterday"}, detail="as_of"),
     Bad("as-of-bad-date", "GET", BY_ID, 422, params={"as_of": "2026-13-45"}),
     Bad("as-of-huge-epoch", "GET", BY_ID, 422, params={"as_of": "9" * 25}),

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from lodestar.api.bodies import PayloadTooLarge, UnsupportedMediaType
 from lodestar.catalog import errors as ce
+from lodestar.model.fqn import FQNError
 
 log = logging.getLogger("lodestar.api")
 
@@ -91,6 +92,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ce.CatalogError)
     async def _catalog(_req: Request, exc: ce.CatalogError) -> Response:
         return from_catalog_error(exc)
+
+    @app.exception_handler(FQNError)
+    async def _fqn(_req: Request, exc: FQNError) -> Response:
+        # A safety net: a domain function that parses a client's FQN should say InvalidInput
+        # itself; one that does not still answers what the catalog answers for a bad FQN.
+        return from_catalog_error(ce.InvalidInput(f"bad fully qualified name: {exc}"))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> Response:

@@ -47,7 +47,7 @@ class ObservationLog:
             return []
         problems: list[str] = []
         now = now_us()
-        pairs = [(kind_of(o.kind).name, fqn_mod.normalize(o.fqn)) for o in items]
+        pairs = [(kind_of(o.kind).name, _norm(o.fqn, i)) for i, o in enumerate(items)]
         ids = q.ids_by_fqn(conn, pairs)
         rows = []
         for o, pair in zip(items, pairs, strict=True):
@@ -82,3 +82,13 @@ class ObservationLog:
             if q.get(conn, asset_id) is None:
                 raise NotFound(f"no asset with id {asset_id}")
             return obs.read(conn, asset_id, observation, since=since, until=until, limit=limit)
+
+
+def _norm(fqn: str, index: int) -> str:
+    try:
+        return fqn_mod.normalize(fqn)
+    except fqn_mod.FQNError as e:
+        raise InvalidInput(
+            f"item {index}: bad fully qualified name: {e}",
+            errors=[{"loc": [index, "fqn"], "msg": str(e)}],
+        ) from None

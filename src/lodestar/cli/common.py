@@ -67,11 +67,12 @@ def _classify(e: Exception) -> tuple[int, str] | None:
     catalog = sys.modules.get("lodestar.catalog.errors")
     if catalog is not None and isinstance(e, catalog.CatalogError):
         return EXIT_FAILED, e.detail
-    sa_exc = sys.modules.get("sqlalchemy.exc")
-    if sa_exc is not None and isinstance(e, sa_exc.DBAPIError | sa_exc.ArgumentError):
-        cause = getattr(e, "orig", None) or e
-        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(e).__name__
-        return EXIT_FAILED, f"the database failed: {first}"
+    if "sqlalchemy.exc" in sys.modules:  # the store words what went wrong with a database
+        from lodestar.store.engine import database_failure
+
+        said = database_failure(e)
+        if said is not None:
+            return EXIT_FAILED, said
     return None
 
 
@@ -98,9 +99,6 @@ def load_settings(**overrides: Any) -> Settings:
 
 def redact(url: str) -> str:
     """A database URL fit to print: the password hidden."""
-    import sqlalchemy as sa
+    from lodestar.store.engine import redacted
 
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
+    return redacted(url)

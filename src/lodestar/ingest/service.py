@@ -66,7 +66,11 @@ def run_recipe(
 
 def stored_recipe(catalog: Catalog, name: str) -> tuple[Recipe, dict[str, Any]]:
     try:
-        asset = catalog.get(PIPELINE_KIND, Key(fqn=fqn_mod.quote(name)))
+        fqn = fqn_mod.quote(name)
+    except fqn_mod.FQNError as e:
+        raise ConfigError(f"no pipeline can be named {name!r}: {e}") from None
+    try:
+        asset = catalog.get(PIPELINE_KIND, Key(fqn=fqn))
     except NotFound:
         raise ConfigError(
             f"no pipeline named {name!r}: run `lodestar ingest recipe.yml` once to store it"

@@ -165,6 +165,23 @@ def make_engine(url: str, pool_size: int = 8) -> Engine:
     )
 
 
+def redacted(url: str) -> str:
+    """A database URL fit to print: the password hidden (an unparsable URL as it is)."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def database_failure(e: BaseException) -> str | None:
+    """One line for a user when the database or its URL failed; None for any other error."""
+    if not isinstance(e, sa.exc.DBAPIError | sa.exc.ArgumentError):
+        return None
+    cause = getattr(e, "orig", None) or e
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(e).__name__
+    return f"the database failed: {first}"
+
+
 def open_store(url: str, pool_size: int = 8, migrate: bool = True) -> Store:
     """Open the database and bring its schema up to date."""
     store = Store(make_engine(url, pool_size))
