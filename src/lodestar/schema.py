@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+import lodestar.jobs.store  # noqa: F401 - registers job_runs
 from lodestar.store.tables import metadata as _metadata
 
 
