@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+import lodestar.jobs.store  # noqa: F401 - registers job_runs
 from lodestar.store.tables import metadata as _metadata
 
 

@@ -38,8 +38,13 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, le=64, description="Server processes (the API is stateless: one per core)."
     )
-    scheduler: bool = Field(True, description="Run due ingestion pipelines inside the server.")
+    scheduler: bool = Field(
+        True, description="Run due jobs (ingestion pipelines) and run-now requests in the server."
+    )
     scheduler_interval: float = Field(30.0, gt=0, description="Seconds between schedule checks.")
+    scheduler_concurrency: int = Field(
+        2, ge=1, le=64, description="Jobs one server process runs at the same time."
+    )
 
     @field_validator("database_url")
     @classmethod

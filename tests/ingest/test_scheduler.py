@@ -24,9 +24,9 @@ from lodestar.auth.principal import Principal
 from lodestar.catalog import Catalog, InvalidInput, Key, WriteContext
 from lodestar.catalog.observations import ObservationLog
 from lodestar.ingest.errors import ConfigError
+from lodestar.ingest.jobs import IngestionJobs as Scheduler
 from lodestar.ingest.recipe import parse_recipe
 from lodestar.ingest.runner import UNHEALTHY_AFTER, backoff_until
-from lodestar.ingest.scheduler import Scheduler
 from lodestar.ingest.service import run_recipe, run_stored
 from lodestar.ingest.sinks import PIPELINE_KIND
 from lodestar.ingest.state import StateStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -47,11 +48,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         tune_gc()
         scheduler = None
         if settings.scheduler:
-            from lodestar.ingest.scheduler import Scheduler
+            from lodestar.jobs.scheduler import Scheduler
 
-            scheduler = Scheduler(svc.catalog, settings, settings.scheduler_interval)
+            scheduler = Scheduler(svc.catalog, settings)
             scheduler.start()
-            svc.request_run = scheduler.request
+            svc.request_run = partial(scheduler.request, "ingestion")
         try:
             yield
         finally:

@@ -20,7 +20,8 @@ class AppServices:
     settings: Settings
     catalog: Catalog
     tokens: TokenService
-    # Asks the server's scheduler to run a stored pipeline now; None without a scheduler.
+    # Asks the server's scheduler to run a stored pipeline now (as an "ingestion" job);
+    # None without a scheduler.
     request_run: Callable[[str], None] | None = None
 
 

@@ -27,11 +27,12 @@ from lodestar.ingest.report import RunReport
 from lodestar.ingest.sinks import PIPELINE_KIND, FollowUp, LineResult, Sink
 from lodestar.ingest.source import Source, SourceContext, Unit
 from lodestar.ingest.state import RunState, StateStore, UnitState
+from lodestar.jobs import models as jobs_models
+from lodestar.jobs.models import Backoff, JobRun
 from lodestar.model import fqn as fqn_mod
 
 UNHEALTHY_AFTER = 3
-BACKOFF_BASE_S = 60.0
-BACKOFF_MAX_S = 6 * 3600.0
+BACKOFF = Backoff(base_s=60.0, max_s=6 * 3600.0)  # 1, 2, 4 ... minutes, at most 6 hours
 
 Progress = Callable[[RunReport], None]
 
@@ -345,22 +346,9 @@ def _record(sink: Sink, state: StateStore, pipeline: str, report: RunReport) -> 
 
 
 def consecutive_failures(runs: list[dict[str, Any]]) -> int:
-    n = 0
-    for run in runs:  # newest first
-        if run["status"] == "failed":
-            n += 1
-        elif run["status"] != "running":
-            break
-    return n
+    return jobs_models.consecutive_failures([JobRun.from_row(r) for r in runs])
 
 
 def backoff_until(runs: list[dict[str, Any]]) -> int | None:
     """Epoch microseconds before which a failing pipeline should not be retried."""
-    failures = consecutive_failures(runs)
-    if failures == 0:
-        return None
-    last_end = next((r["ended_at"] for r in runs if r["ended_at"]), None)
-    if last_end is None:
-        return None
-    delay = min(BACKOFF_BASE_S * 2 ** (failures - 1), BACKOFF_MAX_S)
-    return int(last_end + delay * 1_000_000)
+    return BACKOFF.until([JobRun.from_row(r) for r in runs])
