@@ -19,6 +19,7 @@ from lodestar.catalog import (
     Forbidden,
     InvalidInput,
     Key,
+    NotFound,
     WriteContext,
 )
 from lodestar.catalog.observations import Observation
@@ -283,8 +284,8 @@ def test_hard_delete_erases_edges_and_columns(seed: Seed) -> None:
     catalog.delete("table", Key(fqn="wh.db.raw.a"), seed.ctx, hard=True)
     assert asserted(catalog) == []
     with catalog.store.read() as conn:
-        names = [r.name for r in conn.execute(sa.select(columns.c.name))]
-    assert names == ["id"]  # b's only
+        left = [tuple(r) for r in conn.execute(sa.select(columns.c.asset_id, columns.c.name))]
+    assert left == [(catalog.get("table", Key(fqn="wh.db.raw.b")).id, "id")]
 
 
 # -- column identity -------------------------------------------------------------------------
@@ -300,6 +301,15 @@ def test_columns_have_stable_ids_and_fqns_and_a_rename_is_a_new_column(seed: See
         {"id": column_id(created.id, "a.b"), "name": "a.b", "fqn": 'wh.db.raw.t."a.b"'},
         {"id": column_id(created.id, "id"), "name": "id", "fqn": "wh.db.raw.t.id"},
     ]
+    assert catalog.column(column_id(created.id, "a.b")) == {
+        "id": column_id(created.id, "a.b"),
+        "name": "a.b",
+        "fqn": 'wh.db.raw.t."a.b"',
+        "asset_id": created.id,
+        "asset_kind": "table",
+    }
+    with pytest.raises(NotFound):
+        catalog.column(column_id(created.id, "nope"))
     # Descriptions and types change; the ids stay.
     changed = [{**c, "description": "d", "data_type": "bigint"} for c in cols]
     seed.table("t", columns=changed)

@@ -50,7 +50,5 @@ def undeclared_tables(engine: sa.Engine) -> set[str]:
 
     names = set(sa.inspect(engine).get_table_names())
     return {
-        n
-        for n in names - set(metadata().tables) - {"alembic_version"}
-        if not derived.managed(n)
+        n for n in names - set(metadata().tables) - {"alembic_version"} if not derived.managed(n)
     }

@@ -225,11 +225,30 @@ class Catalog:
         with self.store.read() as conn:
             return eq.edges_of(conn, asset.id)
 
+    def column(self, column_id: str) -> dict[str, str]:
+        """A column by its id: its name, FQN, and the asset that has it."""
+        with self.store.read() as conn:
+            hit = cq.by_id(conn, column_id)
+        if hit is None:
+            raise NotFound(f"no column with id {column_id}")
+        asset_id, kind, fqn, name = hit
+        return {
+            "id": column_id,
+            "name": name,
+            "fqn": f"{fqn}.{fqn_mod.quote(name)}",
+            "asset_id": asset_id,
+            "asset_kind": kind,
+        }
+
     def columns(self, kind: str, key: Key) -> list[dict[str, str]]:
         """The columns of an asset with their identity: id, name and FQN."""
         with self.store.read() as conn:
             asset = self._find(conn, kind_of(kind).name, key)
-            return [{"id": i, "name": n, "fqn": f} for i, n, f in cq.of_asset(conn, asset.id)]
+            prefix = asset.fqn + "."
+            return [
+                {"id": i, "name": n, "fqn": prefix + fqn_mod.quote(n)}
+                for i, n in cq.of_asset(conn, asset.id)
+            ]
 
     def children(self, asset: Asset) -> list[Asset]:
         with self.store.read() as conn:

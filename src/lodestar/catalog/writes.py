@@ -175,8 +175,10 @@ class Planner:
         self.edge_rows: dict[str, list[eq.EdgeRow]] = {}
         self.applied: list[Applied] = []
         self.edge_changes: list[EdgeChange] = []
-        # Column identity: id -> row to have, or None for a column gone, in planning order.
-        self.column_ops: dict[str, tuple[str, str, str, str] | None] = {}
+        # Column identity: rows of the assets created here, and for assets changed here
+        # (asset id, name) -> the row to have, or None for a column gone.
+        self.column_rows: list[cq.ColumnRow] = []
+        self.column_ops: dict[tuple[str, str], cq.ColumnRow | None] = {}
 
     # -- look-ups -----------------------------------------------------------------------
     def preload(self, lines: Sequence[_Line]) -> None:
@@ -408,32 +410,31 @@ class Planner:
     def _columns(self, asset: Asset, old: dict[str, Any] | None) -> None:
         """Keep the asset's column identity rows: new names get rows, gone names lose them."""
         new_cols = asset.doc.get("columns")
-        old_cols = old.get("columns") if old is not None else None
+        aid = asset.id
+        if old is None:
+            if new_cols:  # the bulk of a bulk create: one row per column, nothing to compare
+                self.column_rows.extend([(aid, n, column_id(aid, n)) for n in _names(new_cols)])
+            return
+        old_cols = old.get("columns")
         if not new_cols and not old_cols:
             return
-        new_names = [c["name"] for c in new_cols or ()]
-        old_names = {c["name"] for c in old_cols or ()}
-        if old is not None and old_names == set(new_names):
-            return
-        prefix = asset.fqn + "."
-        ops = self.column_ops
-        for n in new_names:
-            if n not in old_names:
-                cid = column_id(asset.id, n)
-                ops[cid] = (cid, asset.id, n, prefix + fqn_mod.quote(n))
+        new_names = _names(new_cols or ())
+        old_names = set(_names(old_cols or ()))
         kept = set(new_names)
-        gone = sorted(n for n in old_names if n not in kept)
+        if old_names == kept:
+            return
+        added = [n for n in new_names if n not in old_names]
+        gone = sorted(old_names - kept)
+        ops = self.column_ops
+        for n in added:
+            ops[(aid, n)] = (aid, n, column_id(aid, n))
         for n in gone:
-            ops[column_id(asset.id, n)] = None
-        if old is not None and asset.change is not None:
+            ops[(aid, n)] = None
+        if asset.change is not None:
             # A renamed column is a new column: say which identities came and went.
             asset.change["columns"] = {
-                "added": [
-                    {"name": n, "id": column_id(asset.id, n)}
-                    for n in new_names
-                    if n not in old_names
-                ],
-                "removed": [{"name": n, "id": column_id(asset.id, n)} for n in gone],
+                "added": [{"name": n, "id": column_id(aid, n)} for n in added],
+                "removed": [{"name": n, "id": column_id(aid, n)} for n in gone],
             }
 
     def _record(
@@ -562,11 +563,11 @@ class Planner:
             eq.replace_body_edges(
                 conn, replaced, [r for aid in replaced for r in self.edge_rows[aid]]
             )
+        cq.insert(conn, self.column_rows)
         if self.column_ops:
+            # Deleted first, then inserted: a column may have gone and come back in one batch.
             ops = self.column_ops
-            cq.delete(
-                conn, [cid for cid, row in ops.items() if row is None or row[1] not in inserted]
-            )
+            cq.delete(conn, list(ops))
             cq.insert(conn, [row for row in ops.values() if row is not None])
         for e in erased:
             self.applied.append(Applied("entity_hard_deleted", e, e.doc, None))
@@ -577,7 +578,7 @@ class Planner:
         apply_all(conn, Batch(self.applied, self.edge_changes))
         ev.append_rows(conn, event_rows)
         self.inserts, self.updates, self.applied, self.edge_changes = [], [], [], []
-        self.edge_rows, self.column_ops = {}, {}
+        self.edge_rows, self.column_ops, self.column_rows = {}, {}, []
 
     # -- asserted edges ---------------------------------------------------------------------
     def add_edges(
@@ -606,6 +607,10 @@ def _references(kind: KindSpec, doc: dict[str, Any]) -> list[RefUse]:
         return list(kind.model.model_validate(doc).references())
     except ValidationError:
         return []
+
+
+def _names(columns: Iterable[dict[str, Any]]) -> list[str]:
+    return [c["name"] for c in columns]
 
 
 def _ref_key(refs: Iterable[RefUse]) -> list[tuple[str, str, str, str]]:

@@ -1,4 +1,4 @@
-"""Column identity rows: one per column of an asset that has columns."""
+"""Column identity rows: one per column of an asset that has columns, keyed (asset id, name)."""
 
 from __future__ import annotations
 
@@ -7,43 +7,46 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from lodestar.model.ids import column_table_prefix
 from lodestar.store.rows import insert_rows
 from lodestar.store.tables import assets, columns
 
-COLUMN_COLUMNS = ("id", "asset_id", "name", "fqn")
-ColumnRow = tuple[str, str, str, str]
+COLUMN_COLUMNS = ("asset_id", "name", "id")
+ColumnRow = tuple[str, str, str]
 
 
 def insert(conn: Connection, rows: Sequence[ColumnRow]) -> None:
     insert_rows(conn, "columns", COLUMN_COLUMNS, rows)
 
 
-def delete(conn: Connection, ids: Sequence[str]) -> None:
-    for i in range(0, len(ids), 500):
-        conn.execute(columns.delete().where(columns.c.id.in_(ids[i : i + 500])))
+def delete(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
+    """Delete columns by (asset id, name)."""
+    for asset_id, name in keys:
+        conn.execute(columns.delete().where(columns.c.asset_id == asset_id, columns.c.name == name))
 
 
-def delete_of_assets(conn: Connection, asset_ids: Sequence[str]) -> None:
-    for i in range(0, len(asset_ids), 500):
-        conn.execute(columns.delete().where(columns.c.asset_id.in_(asset_ids[i : i + 500])))
-
-
-def of_asset(conn: Connection, asset_id: str) -> list[tuple[str, str, str]]:
-    """(id, name, fqn) of an asset's columns, by name."""
+def of_asset(conn: Connection, asset_id: str) -> list[tuple[str, str]]:
+    """(id, name) of an asset's columns, by name."""
     q = (
-        sa.select(columns.c.id, columns.c.name, columns.c.fqn)
+        sa.select(columns.c.id, columns.c.name)
         .where(columns.c.asset_id == asset_id)
         .order_by(columns.c.name)
     )
-    return [(str(i), str(n), str(f)) for i, n, f in conn.execute(q)]
+    return [(str(i), str(n)) for i, n in conn.execute(q)]
 
 
-def find(conn: Connection, kind: str, asset_fqn: str, name: str) -> tuple[str, str, str] | None:
-    """(column id, asset id, column FQN) of one column of the asset named (kind, FQN)."""
+def by_id(conn: Connection, column_id: str) -> tuple[str, str, str, str] | None:
+    """(asset id, asset kind, asset FQN, column name) of a column, by its id: a range probe of
+    the key on the table id's prefix the column id starts with."""
+    prefix = column_table_prefix(column_id)
     q = (
-        sa.select(columns.c.id, columns.c.asset_id, columns.c.fqn)
+        sa.select(columns.c.asset_id, assets.c.kind, assets.c.fqn, columns.c.name)
         .join(assets, assets.c.id == columns.c.asset_id)
-        .where(assets.c.kind == kind, assets.c.fqn == asset_fqn, columns.c.name == name)
+        .where(
+            columns.c.asset_id >= prefix,
+            columns.c.asset_id < prefix + "~",
+            columns.c.id == column_id,
+        )
     )
     row = conn.execute(q).first()
-    return (str(row[0]), str(row[1]), str(row[2])) if row else None
+    return (str(row[0]), str(row[1]), str(row[2]), str(row[3])) if row else None

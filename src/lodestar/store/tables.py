@@ -75,17 +75,17 @@ sa.Index(
 )
 
 # Column identity: one row per column of a table (or any asset with `columns`), kept by the
-# write path. The id is derived from the table's id and the column's name, so a renamed
-# column is a new column, and a dropped one that comes back gets its id again.
+# write path. The id is derived from the table's id and the column's name (model/ids.py), so a
+# renamed column is a new column; it starts with its table's id prefix, so the primary key
+# finds a column by id too. The FQN is the table's FQN and the quoted name.
 columns = sa.Table(
     "columns",
     metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("asset_id", sa.String(36), nullable=False),
-    sa.Column("name", sa.String(256), nullable=False),
-    sa.Column("fqn", sa.Text, nullable=False),
+    sa.Column("asset_id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("id", sa.String(36), nullable=False),
+    sqlite_with_rowid=False,  # clustered by its key: one B-tree per row written
 )
-sa.Index("ix_columns_asset", columns.c.asset_id, columns.c.name, unique=True)
 
 events = sa.Table(
     "events",

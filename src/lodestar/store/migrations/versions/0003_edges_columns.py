@@ -9,7 +9,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
-import uuid
+import hashlib
 from typing import Any
 
 import orjson
@@ -23,14 +23,13 @@ branch_labels = None
 depends_on = None
 
 Doc = sa.JSON().with_variant(JSONB(), "postgresql")
-# The same namespace as lodestar.catalog.columns: ids computed here and there must agree.
-COLUMN_NS = uuid.UUID("6f1c0a52-3c1e-4e7a-9d0b-2a4c5e6f7a81")
 
 
-def _quote(name: str) -> str:
-    if "." in name or '"' in name:
-        return '"' + name.replace('"', '""') + '"'
-    return name
+def _column_id(asset_id: str, name: str) -> str:
+    """A copy of lodestar.model.ids.column_id as of this revision: ids computed here and by
+    the write path must agree."""
+    h = hashlib.blake2b(f"{asset_id}/{name}".encode(), digest_size=8).hexdigest()
+    return f"{asset_id[:19]}{h[:4]}-{h[4:16]}"
 
 
 def _json(value: Any) -> Any:
@@ -98,24 +97,18 @@ def upgrade() -> None:
 
     columns = op.create_table(
         "columns",
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("asset_id", sa.String(36), nullable=False),
-        sa.Column("name", sa.String(256), nullable=False),
-        sa.Column("fqn", sa.Text, nullable=False),
+        sa.Column("asset_id", sa.String(36), primary_key=True),
+        sa.Column("name", sa.String(256), primary_key=True),
+        sa.Column("id", sa.String(36), nullable=False),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_columns_asset", "columns", ["asset_id", "name"], unique=True)
     col_rows: list[dict[str, Any]] = []
-    for asset_id, fqn, doc in conn.execute(sa.text("SELECT id, fqn, doc FROM assets")):
+    for asset_id, doc in conn.execute(sa.text("SELECT id, doc FROM assets")):
         for col in _json(doc).get("columns") or ():
             if isinstance(col, dict) and isinstance(col.get("name"), str):
                 name = col["name"]
                 col_rows.append(
-                    {
-                        "id": str(uuid.uuid5(COLUMN_NS, f"{asset_id}/{name}")),
-                        "asset_id": asset_id,
-                        "name": name,
-                        "fqn": f"{fqn}.{_quote(name)}",
-                    }
+                    {"asset_id": asset_id, "name": name, "id": _column_id(str(asset_id), name)}
                 )
         if len(col_rows) >= 5000:
             op.bulk_insert(columns, col_rows)
@@ -125,7 +118,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_columns_asset", table_name="columns")
     op.drop_table("columns")
     conn = op.get_bind()
     rows = list(
