@@ -822,3 +822,27 @@ def test_docs_serve_html(api: Api) -> None:
     assert resp.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in resp.text
     assert "swagger" in resp.text.lower()
+
+
+def test_a_column_is_found_by_its_id_and_by_its_fqn(api: Api) -> None:
+    seed = api.fresh_seed()
+    cols = [{"name": "id", "data_type": "int"}, {"name": "a.b", "data_type": "text"}]
+    table = _put_table(api, seed, unique("cols"), columns=cols)
+    by_name = api.get(f'/api/v1/columns/name/{table["fqn"]}."a.b"')
+    assert by_name.status_code == 200, by_name.text
+    column = by_name.json()
+    assert column == {
+        "id": column["id"],
+        "name": "a.b",
+        "fqn": f'{table["fqn"]}."a.b"',
+        "asset_id": table["id"],
+        "asset_kind": "table",
+    }
+    assert api.get(f"/api/v1/columns/{column['id']}").json() == column
+    # A rename is a new column: the old id is gone, the new name has another.
+    api.put_ok("tables", {**seed.table_body(table["name"]), "columns": [cols[0]]})
+    assert api.get(f"/api/v1/columns/{column['id']}").status_code == 404
+    missing = api.get(f"/api/v1/columns/name/{table['fqn']}.nope")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert api.get("/api/v1/columns/name/a..b").status_code == 422

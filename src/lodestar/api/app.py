@@ -17,7 +17,7 @@ from lodestar.api import metrics, problems, routing
 from lodestar.api.deps import AppServices, Reader
 from lodestar.api.fast_reads import FastReads
 from lodestar.api.guards import NulGuard
-from lodestar.api.routers import bulk, events, observations, pipeline_runs, tokens
+from lodestar.api.routers import bulk, columns, events, observations, pipeline_runs, tokens
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
 from lodestar.catalog import Catalog
@@ -100,7 +100,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # routers this FastAPI walks on every request (see routing.py).
     routers = [kind_router(kind) for kind in all_kinds()]
     routers += [bulk.router, events.router, tokens.router, observations.router]
-    routers += [pipeline_runs.router]
+    routers += [pipeline_runs.router, columns.router]
     for r in routers:
         app.router.routes.extend(r.routes)
 

@@ -232,13 +232,27 @@ class Catalog:
         if hit is None:
             raise NotFound(f"no column with id {column_id}")
         asset_id, kind, fqn, name = hit
-        return {
-            "id": column_id,
-            "name": name,
-            "fqn": f"{fqn}.{fqn_mod.quote(name)}",
-            "asset_id": asset_id,
-            "asset_kind": kind,
-        }
+        return _column_json(column_id, name, fqn, asset_id, kind)
+
+    def column_by_fqn(self, fqn: str) -> dict[str, str]:
+        """A column by FQN: the FQN of the table (or other asset with columns), then the
+        column's name."""
+        try:
+            parts = fqn_mod.split(fqn)
+        except fqn_mod.FQNError as e:
+            raise InvalidInput(f"bad fully qualified name: {e}") from None
+        if len(parts) < 2:
+            raise InvalidInput("a column FQN names its table, then the column: t.column")
+        owner, name = fqn_mod.join(parts[:-1]), parts[-1]
+        with self.store.read() as conn:
+            for kind in COLUMN_KINDS:
+                asset = q.get_by_fqn(conn, kind, owner)
+                if asset is None:
+                    continue
+                column_ids = dict((n, i) for i, n in cq.of_asset(conn, asset.id))
+                if name in column_ids:
+                    return _column_json(column_ids[name], name, asset.fqn, asset.id, kind)
+        raise NotFound(f"no column {fqn!r}")
 
     def columns(self, kind: str, key: Key) -> list[dict[str, str]]:
         """The columns of an asset with their identity: id, name and FQN."""
@@ -465,6 +479,22 @@ class Catalog:
 
 class _RollBack(Exception):
     """Raised to end a dry run's transaction without committing it."""
+
+
+# Kinds whose assets have columns (and so column identity rows).
+COLUMN_KINDS = ("table", "container")
+
+
+def _column_json(
+    column_id: str, name: str, asset_fqn: str, asset_id: str, kind: str
+) -> dict[str, str]:
+    return {
+        "id": column_id,
+        "name": name,
+        "fqn": f"{asset_fqn}.{fqn_mod.quote(name)}",
+        "asset_id": asset_id,
+        "asset_kind": kind,
+    }
 
 
 def _check_if_match(asset: Asset, if_match: int | None) -> None:
