@@ -211,3 +211,44 @@ def test_edges_and_columns_of_a_0002_catalog_are_carried_over(empty_db_url: str)
         ]
     finally:
         engine.dispose()
+
+
+class _FullText:
+    """A derived writer whose index SQLAlchemy cannot describe: an FTS5 table (and its shadow
+    tables) on SQLite, a tsvector expression index on PostgreSQL."""
+
+    name = "fulltext-probe"
+
+    def apply(self, conn: Any, batch: Any) -> None:
+        return None
+
+    def clear(self, conn: Any) -> None:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS probe_fts USING fts5(body)")
+        else:
+            conn.exec_driver_sql(
+                "CREATE INDEX IF NOT EXISTS probe_fts_idx ON assets "
+                "USING gin (to_tsvector('simple', fqn))"
+            )
+
+    def manages(self, object_name: str) -> bool:
+        return object_name.startswith("probe_fts")
+
+
+def test_the_schema_check_leaves_what_a_derived_writer_manages_alone(db_url: str) -> None:
+    from lodestar.catalog import derived
+
+    store = open_store(db_url)
+    try:
+        with store.write() as conn:
+            _FullText().clear(conn)
+        unmanaged = drift(store.engine), undeclared_tables(store.engine)
+        assert unmanaged != ([], set()), "the comparison must see the writer's objects"
+        derived.register(_FullText())
+        try:
+            assert drift(store.engine) == []
+            assert undeclared_tables(store.engine) == set()
+        finally:
+            derived.unregister("fulltext-probe")
+    finally:
+        store.dispose()
