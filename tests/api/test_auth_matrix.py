@@ -24,6 +24,8 @@ import orjson
 import pytest
 
 from lodestar.api.app import create_app
+from lodestar.model.fqn import quote
+from lodestar.model.ids import column_id
 from lodestar.model.registry import KindSpec, all_kinds, find_kind
 from lodestar.settings import Settings
 
@@ -369,7 +371,11 @@ def test_editor_may_not_create_unowned_or_give_an_asset_away(
 
 
 def assets_of_every_kind(api: Api, seed: Seed) -> dict[str, dict[str, Any]]:
-    return {k.plural: _create(api, k, seed, []) for k in all_kinds()}
+    assets = {k.plural: _create(api, k, seed, []) for k in all_kinds()}
+    # The table gets a column, for the routes that read a column by id or FQN.
+    column = {"name": "id", "data_type": "int"}
+    assets["tables"] = api.put_ok("tables", {**assets["tables"], "columns": [column]})
+    return assets
 
 
 @pytest.fixture(scope="module")
@@ -383,6 +389,9 @@ def _fill(path: str, assets: dict[str, dict[str, Any]], **extra: str) -> str:
     parts = path.split("/")
     plural = parts[3] if len(parts) > 3 and parts[3] in assets else "tables"
     asset = assets[plural]
+    if len(parts) > 3 and parts[3] == "columns":  # a column of the table, by id or FQN
+        name = asset["columns"][0]["name"]
+        asset = {"id": column_id(asset["id"], name), "fqn": f"{asset['fqn']}.{quote(name)}"}
     subst = {
         "{id}": asset["id"],
         "{fqn}": fqn_path(asset["fqn"]),
