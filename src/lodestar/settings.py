@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     )
     scheduler: bool = Field(True, description="Run due ingestion pipelines inside the server.")
     scheduler_interval: float = Field(30.0, gt=0, description="Seconds between schedule checks.")
+    retention_days_test_results: int | None = Field(
+        None, ge=0, description="Days of test results kept (by when they ran); 0 or unset: all."
+    )
+    retention_days_usage: int | None = Field(
+        None, ge=0, description="Days of usage kept; 0 or unset: all."
+    )
+    retention_days_observations: int | None = Field(
+        None, ge=0, description="Days of other observations kept; 0 or unset: all."
+    )
 
     @field_validator("database_url")
     @classmethod
