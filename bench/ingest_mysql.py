@@ -77,9 +77,7 @@ def create_source(tables: int, columns: int, views: int, schemas: int) -> float:
                     ref = f"t{i - schemas}"
                     cols.append(f"CONSTRAINT t{i}_fk FOREIGN KEY (c5) REFERENCES {ref} (id)")
                     cols[5] = "c5 BIGINT"
-                cur.execute(
-                    f"CREATE TABLE `{s}`.t{i} ({', '.join(cols)}) COMMENT='table {i}'"
-                )
+                cur.execute(f"CREATE TABLE `{s}`.t{i} ({', '.join(cols)}) COMMENT='table {i}'")
             for v in range(views):
                 i = (v * 7) % tables
                 s = f"{PREFIX}{i % schemas}"

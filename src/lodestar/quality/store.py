@@ -123,7 +123,8 @@ def _move_latest(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def _result(row: Any) -> dict[str, Any]:
-    return dict(row._mapping)
+    out: dict[str, Any] = row._asdict()
+    return out
 
 
 def latest_per_test(

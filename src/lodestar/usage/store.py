@@ -46,6 +46,11 @@ def day_number(d: date) -> int:
     return d.year * 10_000 + d.month * 100 + d.day
 
 
+def day_number_of_us(ts: int) -> int:
+    """The UTC day (yyyymmdd) an epoch-µs time falls on."""
+    return day_number(datetime.fromtimestamp(ts // 1_000_000, UTC).date())
+
+
 def day_start_us(day: int) -> int:
     """The start of day yyyymmdd (UTC) in epoch µs."""
     d = datetime(day // 10_000, day // 100 % 100, day % 100, tzinfo=UTC)
@@ -126,6 +131,7 @@ def purge_before(conn: Connection, ts: int, *, limit: int = 10_000) -> int:
 __all__ = [
     "daily",
     "day_number",
+    "day_number_of_us",
     "day_start_us",
     "purge_before",
     "record_usage",
