@@ -249,7 +249,7 @@ def run(backend: str, args: argparse.Namespace) -> list[list[Any]]:
             questions = [
                 ("latest result of every test (page of 100)", latest, args.reps),
                 ("everything failed since T (newest 100)", failed, args.reps),
-                (f"top 100 assets by reads, 30 days (~{window_rows:,} rows)", top, args.reps),
+                (f"top 100 assets by reads, 30 days ({window_rows:,} asset-days)", top, args.reps),
                 ("daily series of one asset, 30 days: test results", series_results, args.reps),
                 ("daily series of one asset, 30 days: usage", series_usage, args.reps),
                 (f"latest result of all {len(tests):,} tests (pages of 1000)", latest_all, 20),

@@ -254,16 +254,36 @@ def test_top_assets_by_reads_and_the_daily_usage_of_one(store: Store) -> None:
                     }
                 )
     with store.write() as conn:
-        assert usage.record_usage(conn, rows) == len(rows)
-    totals: dict[str, int] = {}
-    for r in rows:
-        if 20231110 <= r["day"] <= 20231120:
-            totals[r["asset_id"]] = totals.get(r["asset_id"], 0) + r["reads"]
-    want = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        assert usage.record_usage(conn, rows[: len(rows) // 2]) == len(rows) // 2
+        assert usage.record_usage(conn, rows[len(rows) // 2 :]) == len(rows) - len(rows) // 2
+        # a corrected day moves the totals (and the weekly sums the top list reads)
+        fix = {**rows[0], "reads": 100_000}
+        assert usage.record_usage(conn, [fix]) == 1
+    rows[0] = fix
+
+    def expected_top(since: int, until: int) -> list[tuple[str, int]]:
+        totals: dict[str, int] = {}
+        for r in rows:
+            if since <= r["day"] <= until:
+                totals[r["asset_id"]] = totals.get(r["asset_id"], 0) + r["reads"]
+        return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+
+    # windows with whole weeks and edge days, within one week, and beyond the data
+    windows = [
+        (20231101, 20231128),
+        (20231110, 20231120),
+        (20231103, 20231105),
+        (20231116, 20231122),  # exactly one week (weeks start on Thursdays, as 1970-01-01)
+        (20231020, 20231212),
+        (20231201, 20231231),
+    ]
+    for since, until in windows:
+        with store.read() as conn:
+            top = usage.top_assets(conn, since, until, limit=10)
+        assert [(t["asset_id"], t["reads"]) for t in top] == expected_top(since, until)
+    assert top == []
     with store.read() as conn:
-        top = usage.top_assets(conn, 20231110, 20231120, limit=10)
         days = usage.daily(conn, "asset-07", 20231103, 20231105)
-    assert [(t["asset_id"], t["reads"]) for t in top] == want
     mine = [r for r in rows if r["asset_id"] == "asset-07" and 20231103 <= r["day"] <= 20231105]
     assert [d["day"] for d in days] == [20231103, 20231104, 20231105]
     for d in days:
@@ -313,5 +333,6 @@ def test_retention_purges_only_the_facts_older_than_their_setting(seed: Seed) ->
             20240220,
             20240221,
         ]
+        assert usage.top_assets(conn, 20231201, 20240301) == [{"asset_id": "a", "reads": 2}]
     assert len(log.read(table.id)) == 2  # 0 days: kept forever
     assert purge_expired(store, settings, now) == {"test_results": 0, "usage_daily": 0}

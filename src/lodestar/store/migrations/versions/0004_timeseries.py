@@ -90,9 +90,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_usage_daily_asset", "usage_daily", ["asset_id", "day"])
     op.create_index("ix_usage_daily_day", "usage_daily", ["day", "asset_id", "reads"])
+    op.create_table(
+        "usage_weekly",
+        sa.Column("asset_id", sa.String(36), primary_key=True),
+        sa.Column("week", sa.Integer, primary_key=True),
+        sa.Column("reads", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_usage_weekly_week", "usage_weekly", ["week", "asset_id", "reads"])
 
 
 def downgrade() -> None:
+    op.drop_table("usage_weekly")
     op.drop_table("usage_daily")
     op.drop_table("test_latest")
     op.drop_table("test_results")
