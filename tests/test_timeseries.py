@@ -21,7 +21,7 @@ from lodestar.model.records import Origin, now_us
 from lodestar.quality import store as quality
 from lodestar.series_retention import purge_expired
 from lodestar.settings import Settings
-from lodestar.store import Store
+from lodestar.store import Store, series
 from lodestar.usage import store as usage
 
 DAY = 86_400_000_000
@@ -69,6 +69,26 @@ def test_the_same_test_results_delivered_twice_are_stored_once(store: Store) -> 
     assert _record(store, keyed) == 1
     assert _record(store, [{**keyed[0], "event_ts": T0 + 5}]) == 0
     assert _count(store, "test_results") == 101
+
+
+def test_big_batches_are_stored_once_too(store: Store) -> None:
+    """Batches from `series.COPY_FROM` rows go through COPY on PostgreSQL."""
+    n = series.COPY_FROM + 200
+    run = [_result(f"test-{i}", T0 + i, run_id="inv-1", value=i / 2) for i in range(n)]
+    assert _record(store, run) == n
+    assert _record(store, run + run[:50]) == 0
+    assert _count(store, "test_results") == n
+    days = [
+        {"asset_id": f"a{i}", "day": 20231115, "origin": "ingestion:logs", "reads": i}
+        for i in range(n)
+    ]
+    with store.write() as conn:
+        assert usage.record_usage(conn, days) == n
+        # the same again, but two of them corrected, once more each within the batch
+        fixed = [*days, {**days[0], "reads": 7}, {**days[1], "reads": 8}, {**days[1], "reads": 9}]
+        assert usage.record_usage(conn, fixed) == 2
+        assert usage.daily(conn, "a1", 20231115, 20231115)[0]["reads"] == 9
+    assert _count(store, "usage_daily") == n
 
 
 def test_a_result_with_an_unknown_status_is_refused_and_nothing_is_stored(store: Store) -> None:

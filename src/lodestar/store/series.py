@@ -15,8 +15,9 @@ When a row brings no `idem_key`, `default_key` derives one from the table's iden
 declared with the table (`identity=`). The key starts with the event time in hex, so the unique
 index grows at its right edge as new facts arrive instead of at random places.
 
-`append` goes through the driver's executemany (see `store/rows.py`): 10M rows through
-SQLAlchemy's per-row bind processing would spend most of their time in Python.
+`append` goes through the driver's executemany (see `store/rows.py`), and on PostgreSQL
+batches of `COPY_FROM` rows or more through COPY: 10M rows through SQLAlchemy's per-row bind
+processing would spend most of their time in Python.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from lodestar.model.records import now_us
 
 SERIES_COLUMNS = ("event_ts", "recorded_ts", "origin", "run_id", "idem_key")
 KEY_LENGTH = 64
+COPY_FROM = 1000  # PostgreSQL: batches of this many rows or more go through COPY
 _MASK64 = (1 << 64) - 1
 
 
@@ -89,6 +91,21 @@ def key_of(table: sa.Table, row: Mapping[str, Any]) -> str:
     return default_key(ts, (row.get(f) for f in table.info["identity"]))
 
 
+def _on_conflict(dialect: str, table: sa.Table, columns: tuple[str, ...], replace: bool) -> str:
+    if not replace:
+        return "ON CONFLICT (idem_key) DO NOTHING"
+    # The stored row is rewritten only when a value differs, so a repeated delivery counts 0.
+    changing = [c for c in columns if c not in ("idem_key", "recorded_ts")]
+    sets = ", ".join(f"{c} = excluded.{c}" for c in (*changing, "recorded_ts"))
+    differs = " OR ".join(
+        f"{table.name}.{c} IS DISTINCT FROM excluded.{c}"
+        if dialect == "postgresql"
+        else f"{table.name}.{c} IS NOT excluded.{c}"
+        for c in changing
+    )
+    return f"ON CONFLICT (idem_key) DO UPDATE SET {sets} WHERE {differs}"
+
+
 @lru_cache(maxsize=64)
 def _append_sql(dialect: str, table: sa.Table, columns: tuple[str, ...], replace: bool) -> str:
     marks = []
@@ -99,22 +116,10 @@ def _append_sql(dialect: str, table: sa.Table, columns: tuple[str, ...], replace
             marks.append("%s::jsonb")
         else:
             marks.append("%s")
-    sql = (
+    return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(marks)}) "
-        "ON CONFLICT (idem_key) DO "
+        + _on_conflict(dialect, table, columns, replace)
     )
-    if not replace:
-        return sql + "NOTHING"
-    # The stored row is rewritten only when a value differs, so a repeated delivery counts 0.
-    changing = [c for c in columns if c not in ("idem_key", "recorded_ts")]
-    sets = ", ".join(f"{c} = excluded.{c}" for c in (*changing, "recorded_ts"))
-    differs = " OR ".join(
-        f"{table.name}.{c} IS DISTINCT FROM excluded.{c}"
-        if dialect == "postgresql"
-        else f"{table.name}.{c} IS NOT excluded.{c}"
-        for c in changing
-    )
-    return sql + f"UPDATE SET {sets} WHERE {differs}"
 
 
 def columns_of(table: sa.Table) -> tuple[str, ...]:
@@ -161,8 +166,47 @@ def append_values(
     text): the bulk loader's path, with no per-row work in Python."""
     if not values:
         return 0
-    sql = _append_sql(conn.dialect.name, table, columns, bool(table.info.get("replace")))
+    replace = bool(table.info.get("replace"))
+    # One key twice in a batch: the first is kept (ignore) or the last wins (replace), the
+    # same on both paths below (and one PostgreSQL command may not update a row twice).
+    at = columns.index("idem_key")
+    by_key: dict[str, tuple[Any, ...]] = {}
+    for v in values:
+        if replace or v[at] not in by_key:
+            by_key[v[at]] = v
+    if len(by_key) < len(values):
+        values = list(by_key.values())
+    if conn.dialect.name == "postgresql" and len(values) >= COPY_FROM:
+        return _copy_append(conn, table, columns, values, replace)
+    sql = _append_sql(conn.dialect.name, table, columns, replace)
     result = conn.exec_driver_sql(sql, list(values))
+    return max(int(result.rowcount), 0)
+
+
+def _copy_append(
+    conn: Connection,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    values: Sequence[tuple[Any, ...]],
+    replace: bool,
+) -> int:
+    """PostgreSQL, big batches: COPY into a session-private staging table, then one
+    INSERT .. SELECT .. ON CONFLICT: several times the rate of executemany."""
+    cols = ", ".join(columns)
+    stage = f"series_in_{table.name}"
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
+        f"AS SELECT {cols} FROM {table.name} WITH NO DATA"
+    )
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+        for v in values:
+            copy.write_row(v)
+    result = conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
+        + _on_conflict("postgresql", table, columns, replace)
+    )
+    conn.exec_driver_sql(f"TRUNCATE {stage}")
     return max(int(result.rowcount), 0)
 
 
