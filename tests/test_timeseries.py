@@ -8,12 +8,11 @@ data sets whose answers are computed here in plain Python.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import Seed
 from lodestar.auth.principal import Principal
 from lodestar.catalog import InvalidInput, WriteContext
 from lodestar.catalog.observations import Observation, ObservationLog
@@ -23,6 +22,9 @@ from lodestar.series_retention import purge_expired
 from lodestar.settings import Settings
 from lodestar.store import Store, series
 from lodestar.usage import store as usage
+
+if TYPE_CHECKING:  # the `seed` fixture's type; tests/conftest.py is not importable by name
+    from conftest import Seed
 
 DAY = 86_400_000_000
 T0 = 1_700_006_400_000_000  # 2023-11-15 00:00 UTC
