@@ -252,3 +252,34 @@ def test_the_schema_check_leaves_what_a_derived_writer_manages_alone(db_url: str
             derived.unregister("fulltext-probe")
     finally:
         store.dispose()
+
+
+def test_observations_stored_before_the_time_series_migration_keep_their_rows(
+    empty_db_url: str,
+) -> None:
+    engine = sa.create_engine(empty_db_url)
+    try:
+        upgrade(engine, "0003")
+        with engine.begin() as conn:
+            for ts in (5, 7):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO observations (asset_id, kind, ts, value, actor) "
+                        "VALUES ('a1', 'row_count', :ts, '{\"rows\": 1}', 'alice')"
+                    ),
+                    {"ts": ts},
+                )
+        open_store(empty_db_url).dispose()
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT id, ts, recorded_ts, origin, run_id, idem_key FROM observations "
+                    "ORDER BY id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (rows[0].id, 5, 5, "unknown", None, f"legacy:{rows[0].id}"),
+        (rows[1].id, 7, 7, "unknown", None, f"legacy:{rows[1].id}"),
+    ]

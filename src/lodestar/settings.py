@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     scheduler_concurrency: int = Field(
         2, ge=1, le=64, description="Jobs one server process runs at the same time."
     )
+    retention_days_test_results: int | None = Field(
+        None, ge=0, description="Days of test results kept (by when they ran); 0 or unset: all."
+    )
+    retention_days_usage: int | None = Field(
+        None, ge=0, description="Days of usage kept; 0 or unset: all."
+    )
+    retention_days_observations: int | None = Field(
+        None, ge=0, description="Days of other observations kept; 0 or unset: all."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -13,7 +13,7 @@ from lodestar.settings import Settings
 
 JobKindFactory = Callable[[Catalog, Settings], JobKind]
 
-BUILTIN = ("lodestar.ingest.jobs",)
+BUILTIN = ("lodestar.ingest.jobs", "lodestar.series_retention")
 
 _FACTORIES: dict[str, JobKindFactory] = {}
 _loaded = False

@@ -125,7 +125,9 @@ tokens = sa.Table(
     sa.Column("revoked_at", sa.BigInteger, nullable=True),
 )
 
-# Append-only time series about assets (pipeline runs, profiles, test results, usage, ...).
+# Append-only facts about assets that no capability has a typed table for (pipeline runs,
+# row counts, ...). `ts` is when the fact happened, `recorded_ts` when it was stored; `origin`,
+# `run_id` and `idem_key` mean what they mean in every fact table (store/series.py).
 observations = sa.Table(
     "observations",
     metadata,
@@ -135,6 +137,12 @@ observations = sa.Table(
     sa.Column("ts", sa.BigInteger, nullable=False),
     sa.Column("value", Doc, nullable=False),
     sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("recorded_ts", sa.BigInteger, nullable=False),
+    sa.Column("origin", sa.String(300), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("idem_key", sa.String(64), nullable=False),
+    sa.UniqueConstraint("idem_key", name="uq_observations_idem_key"),
+    info={"identity": ("asset_id", "kind", "ts", "value"), "time_column": "ts"},
 )
 sa.Index("ix_observations_asset", observations.c.asset_id, observations.c.kind, observations.c.ts)
 

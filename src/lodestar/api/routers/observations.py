@@ -9,10 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from lodestar.api import presenters as p
 from lodestar.api.bodies import read_json
 from lodestar.api.deps import Reader, Services, Writer
-from lodestar.api.routers.assets import json_response
-from lodestar.catalog import Forbidden, InvalidInput, Key, WriteContext
+from lodestar.api.routers.assets import After, json_response
+from lodestar.catalog import BadRequest, Forbidden, InvalidInput, Key, WriteContext
 from lodestar.catalog.observations import Observation
 from lodestar.lineage.edges import add_lineage
 from lodestar.model.records import iso_to_us, us_to_iso
@@ -27,7 +28,17 @@ class ObservationIn(BaseModel):
     fqn: str = Field(description="Asset FQN.")
     observation: str = Field(min_length=1, max_length=64, description="e.g. row_count.")
     value: dict[str, Any]
-    ts: str | None = Field(None, description="ISO 8601 time; default now.")
+    ts: str | None = Field(None, description="When it happened (ISO 8601); default now.")
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Sending the same key again stores nothing new. Default: a digest of the "
+        "asset, observation, ts and value (so give `ts` to make a re-delivery a duplicate).",
+    )
+    run_id: str | None = Field(
+        None, min_length=1, max_length=64, description="The run that produced it."
+    )
 
 
 class EndIn(BaseModel):
@@ -71,13 +82,23 @@ async def post_observations(request: Request, svc: Services, ctx: Writer) -> Res
     )
     try:
         obs = [
-            Observation(o.kind, o.fqn, o.observation, o.value, iso_to_us(o.ts) if o.ts else None)
+            Observation(
+                o.kind,
+                o.fqn,
+                o.observation,
+                o.value,
+                iso_to_us(o.ts) if o.ts else None,
+                idempotency_key=o.idempotency_key,
+                run_id=o.run_id,
+            )
             for o in items
         ]
     except ValueError as e:
         raise InvalidInput(f"ts: {e}") from None
-    problems = await run_in_threadpool(svc.catalog.observations.record, obs, ctx)
-    return json_response({"recorded": len(obs) - len(problems), "problems": problems})
+    done = await run_in_threadpool(svc.catalog.observations.record, obs, ctx)
+    return json_response(
+        {"recorded": done.new, "duplicates": done.duplicates, "problems": list(done)}
+    )
 
 
 @router.post("/lineage/edges", summary="Record lineage edges (upstream -> downstream)")
@@ -94,6 +115,16 @@ async def post_lineage(request: Request, svc: Services, ctx: Writer) -> Response
     )
 
 
+def _cursor(after: str | None) -> tuple[int, int] | None:
+    text = p.decode_cursor(after)
+    if text is None:
+        return None
+    ts, _, row = text.partition(":")
+    if not (ts.lstrip("-").isdigit() and row.isdigit()) or len(ts) > 20 or len(row) > 20:
+        raise BadRequest("the 'after' cursor is not one this server handed out")
+    return int(ts), int(row)
+
+
 @router.get("/{plural}/{id}/observations", summary="Observations of an asset, newest first")
 def get_observations(
     svc: Services,
@@ -104,6 +135,7 @@ def get_observations(
     since: Annotated[str | None, Query()] = None,
     until: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: After = None,
 ) -> Response:
     kind = find_kind(plural)
     if kind is None:
@@ -114,17 +146,24 @@ def get_observations(
         u = iso_to_us(until) if until else None
     except ValueError:
         raise InvalidInput("since/until: use ISO 8601 times or epoch milliseconds") from None
-    rows = svc.catalog.observations.read(asset.id, observation, since=s, until=u, limit=limit)
+    rows = svc.catalog.observations.read(
+        asset.id, observation, since=s, until=u, limit=limit, after=_cursor(after)
+    )
+    nxt = p.encode_cursor(f"{rows[-1]['ts']}:{rows[-1]['id']}") if len(rows) == limit else None
     return json_response(
         {
             "data": [
                 {
                     "observation": r["kind"],
                     "ts": us_to_iso(r["ts"]),
+                    "recorded_ts": us_to_iso(r["recorded_ts"]),
                     "value": r["value"],
                     "actor": r["actor"],
+                    "origin": r["origin"],
+                    "run_id": r["run_id"],
                 }
                 for r in rows
-            ]
+            ],
+            "paging": {"after": nxt},
         }
     )

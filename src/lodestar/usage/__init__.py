@@ -1,0 +1,1 @@
+"""Usage: per-asset, per-day usage counts and popularity (`store.py`)."""
