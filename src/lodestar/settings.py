@@ -45,6 +45,21 @@ class Settings(BaseSettings):
     scheduler_concurrency: int = Field(
         2, ge=1, le=64, description="Jobs one server process runs at the same time."
     )
+    ingest_secret_prefix: str = Field(
+        "LODESTAR_SECRET_",
+        min_length=1,
+        description="A recipe the server runs expands only `${VAR}`s whose name starts so.",
+    )
+    ingest_allowed_paths: str = Field(
+        "",
+        description="Comma-separated directories a recipe the server runs may read files "
+        "under; empty: any path outside data_dir and the catalog's database.",
+    )
+    ingest_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts (or *.domain) a recipe the server runs may reach; "
+        "empty: any host.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from typing import Literal, cast
 
 from lodestar.catalog import Catalog
 from lodestar.ingest.errors import AlreadyRunning, ConfigError
+from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.runner import BACKOFF
 from lodestar.ingest.service import run_stored
 from lodestar.ingest.sinks import PIPELINE_KIND
@@ -36,6 +37,7 @@ class IngestionJobs:
         self.catalog = catalog
         self.settings = settings
         self.state = StateStore(catalog.store)
+        self.limits = ServerRunLimits.from_settings(settings)
 
     def scheduled(self) -> Iterator[Scheduled]:
         """Enabled stored pipelines with a schedule."""
@@ -60,7 +62,7 @@ class IngestionJobs:
 
     def run(self, name: str, ctx: JobContext) -> JobResult:
         try:
-            report = run_stored(name, self.settings, self.catalog)
+            report = run_stored(name, self.settings, self.catalog, limits=self.limits)
         except AlreadyRunning as e:
             raise JobAlreadyRunning(str(e)) from None
         except ConfigError as e:

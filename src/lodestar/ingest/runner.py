@@ -22,6 +22,7 @@ from lodestar.catalog.errors import CatalogError
 from lodestar.catalog.observations import Observation
 from lodestar.ingest import registry
 from lodestar.ingest.errors import ConfigError, IngestError
+from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.recipe import Recipe, errors_text, expand_env
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.sinks import PIPELINE_KIND, FollowUp, LineResult, Sink
@@ -46,9 +47,13 @@ def fingerprint(unit: Unit) -> str:
     return unit.fingerprint or _digest([unit.assets, unit.lineage, unit.observations])
 
 
-def open_source(recipe: Recipe, ctx: SourceContext) -> Source:
+def open_source(
+    recipe: Recipe, ctx: SourceContext, limits: ServerRunLimits | None = None
+) -> Source:
     cls = registry.load(recipe.source.type)
-    config_data = expand_env(recipe.source.config, "source.config")
+    config_data = expand_env(recipe.source.config, "source.config", limits)
+    if limits is not None:
+        limits.check(config_data, "source.config")
     try:
         config = cls.config_model.model_validate(config_data)
     except ValidationError as e:
@@ -253,8 +258,10 @@ def run_pipeline(
     dry_run: bool = False,
     progress: Progress | None = None,
     raw_recipe: dict[str, Any] | None = None,
+    limits: ServerRunLimits | None = None,
 ) -> RunReport:
-    """Run a recipe once; never raises for a source problem: the report says what failed."""
+    """Run a recipe once; never raises for a source problem: the report says what failed.
+    `limits`: what a run by the server may reach (None: a local run, unlimited)."""
     report = RunReport(recipe.pipeline, dry_run=dry_run)
     ctx = SourceContext(recipe.pipeline, recipe.filters, recipe.options)
     if dry_run:
@@ -272,7 +279,7 @@ def run_pipeline(
     source: Source | None = None
     scope: list[tuple[str, str]] = []
     try:
-        source = open_source(recipe, ctx)
+        source = open_source(recipe, ctx, limits)
         recipe.options.retry.run(f"connect to the {recipe.source.type} source", source.check)
         r.load_previous()
         source.skip_unchanged(r.previous)
