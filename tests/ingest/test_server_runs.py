@@ -150,5 +150,5 @@ def test_allowed_paths_and_hosts_bound_a_server_run(
     limits = ServerRunLimits.from_settings(settings)
     limits.check({"host": "db.internal"}, "c")
     limits.check({"url": "postgresql+psycopg://u@a.corp.example:5432/d"}, "c")
-    with pytest.raises(ConfigError, match="'evil.example' is not in"):
+    with pytest.raises(ConfigError, match=r"'evil\.example' is not in"):
         limits.check({"url": "postgresql+psycopg://u@evil.example/d"}, "c")
