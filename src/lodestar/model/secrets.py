@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 SECRET_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|account[_-]?key|"
-    r"access[_-]?key|sas|connection[_-]?string|signature|^sig$|^key$)",
+    r"access[_-]?key|(?:^|[_-])sas(?:[_-]|$)|connection[_-]?string|signature|^sig$|^key$)",
     re.I,
 )
 ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
