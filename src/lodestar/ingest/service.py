@@ -28,7 +28,8 @@ def sink_for(
     limits: ServerRunLimits | None = None,
 ) -> Iterator[tuple[Sink, StateStore]]:
     """The recipe's sink and the state store beside it (the catalog's own database when
-    embedded; a local SQLite file next to the data dir when writing to a server). A local
+    embedded or running a stored pipeline; a local SQLite file next to the data dir when a
+    recipe file writes to a server). A local
     run (no `limits`) may store its recipe; a run by the server keeps the stored one."""
     opened: list[Store] = []
     sink: Sink
@@ -48,9 +49,14 @@ def sink_for(
                 expand_env(recipe.sink.token, "sink.token", limits) if recipe.sink.token else None
             )
             sink = ServerSink(url, token, recipe.pipeline)
-            store = open_store(f"sqlite:///{settings.data_dir / 'ingest-state.db'}")
-            opened.append(store)
-            state = StateStore(store)
+            if catalog is not None:
+                # A stored pipeline: its runs stay beside it, where the scheduler reads them
+                # for back-off and the API shows them.
+                state = StateStore(catalog.store)
+            else:
+                store = open_store(f"sqlite:///{settings.data_dir / 'ingest-state.db'}")
+                opened.append(store)
+                state = StateStore(store)
         try:
             yield sink, state
         finally:
