@@ -276,6 +276,8 @@ def run_pipeline(
             sink.save_pipeline(
                 recipe.pipeline, raw_recipe or recipe.model_dump(), recipe.schedule, owners
             )
+        except CatalogError:
+            raise  # the recipe is wrong (an owner the catalog lacks...): say so, run nothing
         except Exception as e:  # an unreachable sink: a failed run, recorded and backed off
             not_saved = f"storing the pipeline in the sink: {type(e).__name__}: {e}"
         run = state.begin(recipe.pipeline)
