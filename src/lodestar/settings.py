@@ -54,6 +54,21 @@ class Settings(BaseSettings):
     retention_days_observations: int | None = Field(
         None, ge=0, description="Days of other observations kept; 0 or unset: all."
     )
+    ingest_secret_prefix: str = Field(
+        "LODESTAR_SECRET_",
+        min_length=1,
+        description="A recipe the server runs expands only `${VAR}`s whose name starts so.",
+    )
+    ingest_allowed_paths: str = Field(
+        "",
+        description="Comma-separated directories a recipe the server runs may read files "
+        "under; empty: any path outside data_dir and the catalog's database.",
+    )
+    ingest_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts (or *.domain) a recipe the server runs may reach; "
+        "empty: any host.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -71,6 +71,8 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     "custom_property": {"entity_kind": "topic", "property_type": "string"},
     "ingestion_pipeline": {"recipe": {"source": {"type": "postgres", "config": {}}}},
 }
+CURATED_KINDS = ("custom_property",)  # every write is a steward's or an admin's
+RECIPE_KINDS = ("ingestion_pipeline",)  # creating one stores a recipe the server runs
 
 
 def asset_body(
@@ -133,30 +135,50 @@ def prepare(api: Api, seed: Seed, route: tuple[str, str], owners: list[dict[str,
     if hit is not None:
         kind, rest = hit
         plural = kind.plural
+        # Only curators define custom properties or store a recipe the server runs.
+        curated = kind.name in CURATED_KINDS
         if (method, rest) == ("POST", ""):
             body = asset_body(kind, unique(kind.name), seed, owners)
             by_name = f"/api/v1/{plural}/name/{fqn_path(fqn_of(kind, body))}"
-            return Call("POST", f"/api/v1/{plural}", json=body, watch=[by_name])
-        asset = _create(api, kind, seed, owners)
-        by_id = f"/api/v1/{plural}/{asset['id']}"
-        by_name = f"/api/v1/{plural}/name/{fqn_path(asset['fqn'])}"
-        if (method, rest) == ("PUT", ""):
-            body = {**asset, "description": "changed by PUT"}
-            return Call("PUT", f"/api/v1/{plural}", json=body, watch=[by_id])
-        url = by_name if rest == "/name/{fqn}" else by_id
-        if method == "PATCH" and rest in ("/name/{fqn}", "/{id}"):
-            return Call(
-                "PATCH",
-                url,
-                json={"description": "changed by PATCH"},
-                headers={"Content-Type": "application/merge-patch+json"},
-                watch=[by_id],
-            )
-        if method == "DELETE" and rest in ("/name/{fqn}", "/{id}"):
-            return Call("DELETE", url, watch=[by_id])
-        if (method, rest) == ("POST", "/{id}/restore"):
-            assert api.client.delete(by_id).status_code == 200
-            return Call("POST", f"{by_id}/restore", watch=[by_id])
+            audience = "curator" if curated or kind.name in RECIPE_KINDS else "owner"
+            return Call("POST", f"/api/v1/{plural}", json=body, watch=[by_name], audience=audience)
+        if curated:
+            call = _asset_call(api, kind, rest, method, seed, owners)
+            call.audience = "curator"
+            return call
+        return _asset_call(api, kind, rest, method, seed, owners)
+    return _other_call(api, seed, route, owners)
+
+
+def _asset_call(
+    api: Api, kind: KindSpec, rest: str, method: str, seed: Seed, owners: list[dict[str, str]]
+) -> Call:
+    plural = kind.plural
+    asset = _create(api, kind, seed, owners)
+    by_id = f"/api/v1/{plural}/{asset['id']}"
+    by_name = f"/api/v1/{plural}/name/{fqn_path(asset['fqn'])}"
+    if (method, rest) == ("PUT", ""):
+        body = {**asset, "description": "changed by PUT"}
+        return Call("PUT", f"/api/v1/{plural}", json=body, watch=[by_id])
+    url = by_name if rest == "/name/{fqn}" else by_id
+    if method == "PATCH" and rest in ("/name/{fqn}", "/{id}"):
+        return Call(
+            "PATCH",
+            url,
+            json={"description": "changed by PATCH"},
+            headers={"Content-Type": "application/merge-patch+json"},
+            watch=[by_id],
+        )
+    if method == "DELETE" and rest in ("/name/{fqn}", "/{id}"):
+        return Call("DELETE", url, watch=[by_id])
+    if (method, rest) == ("POST", "/{id}/restore"):
+        assert api.client.delete(by_id).status_code == 200
+        return Call("POST", f"{by_id}/restore", watch=[by_id])
+    pytest.fail(f"no recipe for {method} /api/v1/{plural}{rest}")
+
+
+def _other_call(api: Api, seed: Seed, route: tuple[str, str], owners: list[dict[str, str]]) -> Call:
+    method, path = route
     table = find_kind("table")
     assert table is not None
     if route == ("POST", "/api/v1/bulk"):
@@ -323,7 +345,10 @@ def test_editor_writes_only_what_they_or_their_team_own(
 
     for owners in (s.owner(s.bob), s.owner(s.team, "team")):
         mine = prepare(api, s, route, owners)
-        assert_allowed(mine, mine.send(editor))
+        if mine.audience == "curator":  # not an owner's act: refused even on their own
+            assert_refused(mine, mine.send(editor), 403)
+        else:
+            assert_allowed(mine, mine.send(editor))
 
 
 @pytest.mark.sqlite_only

@@ -30,6 +30,19 @@ from lodestar.store.asset_rows import open_rows
 log = logging.getLogger("lodestar")
 
 
+def _warn_clear_secrets(store: Store) -> None:
+    from lodestar.catalog.audit import clear_secrets
+
+    found = clear_secrets(store)
+    if found:
+        log.warning(
+            "%d stored documents hold a credential in clear (the first: %s): run "
+            "`lodestar db check` and store ${LODESTAR_SECRET_...} references instead",
+            len(found),
+            found[0],
+        )
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """Build the app; the database opens (and migrates) when the app starts."""
     state: dict[str, Any] = {}
@@ -44,6 +57,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if first is not None:
             log.warning("first start: an admin token was written to %s", first[0])
         state["store"] = st
+        _warn_clear_secrets(st)
         fast.start(svc.tokens, open_rows(st))
         tune_gc()
         scheduler = None

@@ -212,11 +212,19 @@ class Planner:
             }
         return self.props[kind]
 
-    def _check_custom(self, line: _Line, creating: bool) -> None:
-        values = line.spec.custom_properties
+    def _check_custom(
+        self, line: _Line, values: dict[str, Any], before: dict[str, Any] | None
+    ) -> None:
+        """Values fit their definitions. A required property is asked of a person creating an
+        asset, and a value it has may not be removed; an asset that existed before the
+        definition is not blocked, and automated origins (a connector cannot know the value)
+        create assets without it."""
         defs = self._custom_props(line.kind.name)
         errors: list[dict[str, Any]] = []
+        had = None if before is None else before.get("custom_properties", {})
         for name, value in values.items():
+            if had is not None and name in had and had[name] == value:
+                continue  # as stored: a definition changed later does not block other edits
             d = defs.get(name)
             if d is None:
                 known = ", ".join(sorted(defs)) or "none"
@@ -229,10 +237,15 @@ class Planner:
                 )
             elif (problem := d.check_value(value)) is not None:
                 errors.append({"loc": ["custom_properties", name], "msg": problem})
+        person = self.ctx.origin.type == "person"
         for name, d in defs.items():
-            # Required applies to new assets, so defining one later cannot block existing ones.
-            if creating and d.required and name not in values:
+            if not d.required or name in values:
+                continue
+            if had is None and person:
                 errors.append({"loc": ["custom_properties", name], "msg": "required"})
+            elif had is not None and name in had:
+                msg = "required: it may be changed but not removed"
+                errors.append({"loc": ["custom_properties", name], "msg": msg})
         if errors:
             raise InvalidInput(f"custom_properties: {errors[0]['msg']}", errors=errors)
 
@@ -305,7 +318,6 @@ class Planner:
                 f"If-Match names version {if_match} but the current version is {have}; "
                 "read the asset again and retry"
             )
-        self._check_custom(line, creating=existing is None)
         doc, ref_uses = line.doc, line.refs
         if existing is not None and self.ctx.keep_person_edits:
             doc = changes.keep_person_edits(existing.doc, doc, existing.provenance)
@@ -314,6 +326,11 @@ class Planner:
             )
             if doc != line.doc:
                 ref_uses = list(line.kind.model.model_validate(doc).references())
+        # What the asset will hold, person edits kept: an automated write that leaves out a
+        # value a person set does not remove it.
+        self._check_custom(
+            line, doc.get("custom_properties") or {}, existing.doc if existing else None
+        )
         parent_id, refs = self._resolve(line, ref_uses)
         check_write(
             self.ctx.principal,

@@ -143,6 +143,33 @@ def db_current() -> None:
         typer.echo(rev or "none")
 
 
+@db_app.command("check")
+def db_check() -> None:
+    """Look for credentials kept in clear in service connections and pipeline recipes (their
+    current bodies, versions and events); exit 1 when there are any. Says where, never the
+    value: rewrite each with a ${LODESTAR_SECRET_...} reference."""
+    with reported():
+        settings = load_settings()
+        from lodestar.catalog.audit import clear_secrets
+        from lodestar.store import open_store
+
+        store = open_store(settings.effective_database_url, 1)
+        try:
+            found = clear_secrets(store)
+        finally:
+            store.dispose()
+        for where in found:
+            typer.echo(where)
+        if found:
+            note(
+                f"{len(found)} stored documents hold a credential in clear: store "
+                "${LODESTAR_SECRET_...} references instead (versions and events keep the old "
+                "values until erased)"
+            )
+            raise typer.Exit(1)
+        typer.echo("no credential in clear found")
+
+
 @db_app.command("reindex")
 def db_reindex(
     name: Annotated[

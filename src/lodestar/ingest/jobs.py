@@ -9,22 +9,27 @@ per-pipeline lock. Any orchestrator can run `lodestar pipelines run NAME` instea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Literal, cast
 
-from lodestar.catalog import Catalog
+from lodestar.catalog import Catalog, Key, NotFound
 from lodestar.ingest.errors import AlreadyRunning, ConfigError
-from lodestar.ingest.runner import BACKOFF
+from lodestar.ingest.limits import ServerRunLimits
+from lodestar.ingest.report import RunReport
+from lodestar.ingest.runner import BACKOFF, record_failed_run
 from lodestar.ingest.service import run_stored
-from lodestar.ingest.sinks import PIPELINE_KIND
+from lodestar.ingest.sinks import PIPELINE_KIND, CatalogSink
 from lodestar.ingest.state import StateStore
 from lodestar.jobs.errors import JobAlreadyRunning, JobNotRunnable
 from lodestar.jobs.models import JobContext, JobResult, JobRun, Scheduled, due_names
 from lodestar.jobs.registry import register
+from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import now_us
 from lodestar.settings import Settings
 
 KIND = "ingestion"
+log = logging.getLogger("lodestar.scheduler")
 
 
 class IngestionJobs:
@@ -36,6 +41,7 @@ class IngestionJobs:
         self.catalog = catalog
         self.settings = settings
         self.state = StateStore(catalog.store)
+        self.limits = ServerRunLimits.from_settings(settings)
 
     def scheduled(self) -> Iterator[Scheduled]:
         """Enabled stored pipelines with a schedule."""
@@ -59,15 +65,37 @@ class IngestionJobs:
         return [JobRun.from_row(r) for r in self.state.recent(name, limit)]
 
     def run(self, name: str, ctx: JobContext) -> JobResult:
+        """Run the stored pipeline. Whatever stops it from running (an unusable recipe, a
+        limit of server runs, an unreachable sink, a bug) is recorded as a failed run: it
+        backs off, turns unhealthy, and takes no slot from the other due pipelines."""
         try:
-            report = run_stored(name, self.settings, self.catalog)
+            report = run_stored(name, self.settings, self.catalog, limits=self.limits)
         except AlreadyRunning as e:
             raise JobAlreadyRunning(str(e)) from None
         except ConfigError as e:
-            raise JobNotRunnable(str(e)) from None
+            if not self._exists(name):
+                raise JobNotRunnable(str(e)) from None
+            report = self._failed(name, str(e))
+        except Exception as e:
+            log.exception("ingestion pipeline %r failed", name)
+            report = self._failed(name, f"unexpected {type(e).__name__}: {e}")
         status = cast(Literal["success", "partial", "failed"], report.status)
         error = report.failures[0] if status == "failed" and report.failures else None
         return JobResult(status, report.to_dict(), error)
+
+    def _exists(self, name: str) -> bool:
+        try:
+            return not self.catalog.get(PIPELINE_KIND, Key(fqn=fqn_mod.quote(name))).deleted
+        except (NotFound, fqn_mod.FQNError):
+            return False
+
+    def _failed(self, name: str, failure: str) -> RunReport:
+        try:
+            return record_failed_run(
+                CatalogSink(self.catalog, name, local=False), self.state, name, failure
+            )
+        except AlreadyRunning as e:
+            raise JobAlreadyRunning(str(e)) from None
 
     def tick(self) -> None:
         """Run the due pipelines now, one after another in this thread, with no election:

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lodestar.ingest.errors import ConfigError
+from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.patterns import Filters
 from lodestar.ingest.source import Options
 from lodestar.model.common import OwnerRef
@@ -67,21 +68,26 @@ class Recipe(BaseModel):
         return self
 
 
-def expand_env(value: Any, where: str = "") -> Any:
-    """Replace ${VAR} in strings with the environment's value; a missing one is an error."""
+def expand_env(value: Any, where: str = "", limits: ServerRunLimits | None = None) -> Any:
+    """Replace ${VAR} in strings with the environment's value; a missing one is an error. In
+    a run by the server (`limits`), only the variables the administrator allowed expand."""
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
+            if limits is not None and not limits.may_expand(name):
+                raise limits.refuse_variable(name, where or "recipe")
             if name not in os.environ:
                 raise ConfigError(f"{where or 'recipe'}: environment variable {name} is not set")
             return os.environ[name]
 
         return _ENV.sub(sub, value)
     if isinstance(value, dict):
-        return {k: expand_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {
+            k: expand_env(v, f"{where}.{k}" if where else str(k), limits) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [expand_env(v, f"{where}[{i}]", limits) for i, v in enumerate(value)]
     return value
 
 

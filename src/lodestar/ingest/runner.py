@@ -9,6 +9,7 @@ stale removal refuses to delete more than the configured share of a pipeline's a
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from lodestar.catalog.errors import CatalogError
 from lodestar.catalog.observations import Observation
 from lodestar.ingest import registry
 from lodestar.ingest.errors import ConfigError, IngestError
+from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.recipe import Recipe, errors_text, expand_env
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.sinks import PIPELINE_KIND, FollowUp, LineResult, Sink
@@ -30,6 +32,8 @@ from lodestar.ingest.state import RunState, StateStore, UnitState
 from lodestar.jobs import models as jobs_models
 from lodestar.jobs.models import Backoff, JobRun
 from lodestar.model import fqn as fqn_mod
+
+log = logging.getLogger("lodestar.ingest")
 
 UNHEALTHY_AFTER = 3
 BACKOFF = Backoff(base_s=60.0, max_s=6 * 3600.0)  # 1, 2, 4 ... minutes, at most 6 hours
@@ -46,9 +50,13 @@ def fingerprint(unit: Unit) -> str:
     return unit.fingerprint or _digest([unit.assets, unit.lineage, unit.observations])
 
 
-def open_source(recipe: Recipe, ctx: SourceContext) -> Source:
+def open_source(
+    recipe: Recipe, ctx: SourceContext, limits: ServerRunLimits | None = None
+) -> Source:
     cls = registry.load(recipe.source.type)
-    config_data = expand_env(recipe.source.config, "source.config")
+    config_data = expand_env(recipe.source.config, "source.config", limits)
+    if limits is not None:
+        limits.check(config_data, "source.config")
     try:
         config = cls.config_model.model_validate(config_data)
     except ValidationError as e:
@@ -253,17 +261,25 @@ def run_pipeline(
     dry_run: bool = False,
     progress: Progress | None = None,
     raw_recipe: dict[str, Any] | None = None,
+    limits: ServerRunLimits | None = None,
 ) -> RunReport:
-    """Run a recipe once; never raises for a source problem: the report says what failed."""
+    """Run a recipe once; never raises for a source problem: the report says what failed.
+    `limits`: what a run by the server may reach (None: a local run, unlimited)."""
     report = RunReport(recipe.pipeline, dry_run=dry_run)
     ctx = SourceContext(recipe.pipeline, recipe.filters, recipe.options)
+    not_saved: str | None = None
     if dry_run:
         run = state.peek(recipe.pipeline)
     else:
         owners = [o.model_dump() for o in recipe.owners]
-        sink.save_pipeline(
-            recipe.pipeline, raw_recipe or recipe.model_dump(), recipe.schedule, owners
-        )
+        try:
+            sink.save_pipeline(
+                recipe.pipeline, raw_recipe or recipe.model_dump(), recipe.schedule, owners
+            )
+        except CatalogError:
+            raise  # the recipe is wrong (an owner the catalog lacks...): say so, run nothing
+        except Exception as e:  # an unreachable sink: a failed run, recorded and backed off
+            not_saved = f"storing the pipeline in the sink: {type(e).__name__}: {e}"
         run = state.begin(recipe.pipeline)
     report.run_id, report.resumed = run.run_id, run.resumed
     r = _Run(recipe, sink, state, report, run, dry_run, progress)
@@ -272,7 +288,9 @@ def run_pipeline(
     source: Source | None = None
     scope: list[tuple[str, str]] = []
     try:
-        source = open_source(recipe, ctx)
+        if not_saved is not None:
+            raise IngestError(not_saved)
+        source = open_source(recipe, ctx) if limits is None else open_source(recipe, ctx, limits)
         recipe.options.retry.run(f"connect to the {recipe.source.type} source", source.check)
         r.load_previous()
         source.skip_unchanged(r.previous)
@@ -323,11 +341,34 @@ def run_pipeline(
         except (IngestError, CatalogError) as e:
             report.fail(f"stale removal: {e}")
             complete = False
+        except Exception as e:  # the run must still end with a status
+            report.fail(f"stale removal: unexpected {type(e).__name__}: {e}")
+            complete = False
     report.status = "failed" if not complete else ("partial" if report.units_failed else "success")
     report.ended = time.time()
     if not dry_run:
         state.finish(run.run_id, report.status, report.to_dict())
-        _record(sink, state, recipe.pipeline, report)
+        try:
+            _record(sink, state, recipe.pipeline, report)
+        except Exception as e:  # the run is recorded; its observation and health wait
+            log.warning("pipeline %r: could not record the run in the sink: %s", recipe.pipeline, e)
+    return report
+
+
+def record_failed_run(sink: Sink, state: StateStore, pipeline: str, failure: str) -> RunReport:
+    """A run that could not start (its stored recipe is unusable, its sink unreachable...)
+    still counts: recorded as failed, so back-off and health apply as to any failed run."""
+    run = state.begin(pipeline)
+    report = RunReport(pipeline)
+    report.run_id = run.run_id
+    report.fail(failure)
+    report.status = "failed"
+    report.ended = time.time()
+    state.finish(run.run_id, report.status, report.to_dict())
+    try:
+        _record(sink, state, pipeline, report)
+    except Exception as e:
+        log.warning("pipeline %r: could not record the failed run: %s", pipeline, e)
     return report
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from lodestar.catalog import Catalog, Conflict, Key, NotFound
 from lodestar.ingest.errors import ConfigError
+from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.recipe import Recipe, expand_env, parse_recipe
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.runner import Progress, run_pipeline
@@ -21,10 +22,15 @@ from lodestar.store import Store, open_store
 
 @contextmanager
 def sink_for(
-    recipe: Recipe, settings: Settings, catalog: Catalog | None = None
+    recipe: Recipe,
+    settings: Settings,
+    catalog: Catalog | None = None,
+    limits: ServerRunLimits | None = None,
 ) -> Iterator[tuple[Sink, StateStore]]:
     """The recipe's sink and the state store beside it (the catalog's own database when
-    embedded; a local SQLite file next to the data dir when writing to a server)."""
+    embedded or running a stored pipeline; a local SQLite file next to the data dir when a
+    recipe file writes to a server). A local
+    run (no `limits`) may store its recipe; a run by the server keeps the stored one."""
     opened: list[Store] = []
     sink: Sink
     try:
@@ -33,15 +39,24 @@ def sink_for(
                 store = open_store(settings.effective_database_url, settings.pool_size)
                 opened.append(store)
                 catalog = Catalog(store)
-            sink = CatalogSink(catalog, recipe.pipeline)
+            sink = CatalogSink(catalog, recipe.pipeline, local=limits is None)
             state = StateStore(catalog.store)
         else:
-            url = expand_env(recipe.sink.url, "sink.url")
-            token = expand_env(recipe.sink.token, "sink.token") if recipe.sink.token else None
+            url = expand_env(recipe.sink.url, "sink.url", limits)
+            if limits is not None:
+                limits.check_url(url, "sink.url")
+            token = (
+                expand_env(recipe.sink.token, "sink.token", limits) if recipe.sink.token else None
+            )
             sink = ServerSink(url, token, recipe.pipeline)
-            store = open_store(f"sqlite:///{settings.data_dir / 'ingest-state.db'}")
-            opened.append(store)
-            state = StateStore(store)
+            if catalog is not None:
+                # A stored pipeline: its runs stay beside it, where the scheduler reads them
+                # for back-off and the API shows them.
+                state = StateStore(catalog.store)
+            else:
+                store = open_store(f"sqlite:///{settings.data_dir / 'ingest-state.db'}")
+                opened.append(store)
+                state = StateStore(store)
         try:
             yield sink, state
         finally:
@@ -59,9 +74,18 @@ def run_recipe(
     progress: Progress | None = None,
     raw: dict[str, Any] | None = None,
     catalog: Catalog | None = None,
+    limits: ServerRunLimits | None = None,
 ) -> RunReport:
-    with sink_for(recipe, settings, catalog) as (sink, state):
-        return run_pipeline(recipe, sink, state, dry_run=dry_run, progress=progress, raw_recipe=raw)
+    with sink_for(recipe, settings, catalog, limits) as (sink, state):
+        return run_pipeline(
+            recipe,
+            sink,
+            state,
+            dry_run=dry_run,
+            progress=progress,
+            raw_recipe=raw,
+            limits=limits,
+        )
 
 
 def stored_recipe(catalog: Catalog, name: str) -> tuple[Recipe, dict[str, Any]]:
@@ -83,10 +107,15 @@ def stored_recipe(catalog: Catalog, name: str) -> tuple[Recipe, dict[str, Any]]:
 
 
 def run_stored(
-    name: str, settings: Settings, catalog: Catalog, progress: Progress | None = None
+    name: str,
+    settings: Settings,
+    catalog: Catalog,
+    progress: Progress | None = None,
+    limits: ServerRunLimits | None = None,
 ) -> RunReport:
+    """Run a stored pipeline; `limits` when the server runs it (its scheduler)."""
     recipe, raw = stored_recipe(catalog, name)
-    return run_recipe(recipe, settings, progress=progress, raw=raw, catalog=catalog)
+    return run_recipe(recipe, settings, progress=progress, raw=raw, catalog=catalog, limits=limits)
 
 
 def pipeline_runs(catalog: Catalog, pipeline_id: str, limit: int) -> list[dict[str, Any]]:

@@ -6,13 +6,14 @@ person set.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
-from lodestar.auth.principal import Principal
+from lodestar.auth.principal import Principal, Role
 from lodestar.catalog import (
     BulkLine,
     Catalog,
@@ -31,6 +32,7 @@ from lodestar.model.records import Origin
 from lodestar.store.engine import Store
 
 PIPELINE_KIND = "ingestion_pipeline"
+log = logging.getLogger("lodestar.ingest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +98,22 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def ingestion_context(pipeline: str) -> WriteContext:
-    principal = Principal(f"ingestion:{pipeline}", "bot", origin=Origin("ingestion", pipeline))
+def ingestion_context(pipeline: str, local: bool = False) -> WriteContext:
+    """A run's write context. A local run (`lodestar ingest`: the user holds the database)
+    acts as a steward, so it may store its recipe; a run by the server acts as a bot, which
+    may not change what the server runs (the stored recipe, schedule, enabled flag)."""
+    role: Role = "steward" if local else "bot"
+    principal = Principal(f"ingestion:{pipeline}", role, origin=Origin("ingestion", pipeline))
     return WriteContext.for_principal(principal)
 
 
 class CatalogSink:
     """Writes straight into the catalog in this process (the embedded deployment)."""
 
-    def __init__(self, catalog: Catalog, pipeline: str) -> None:
+    def __init__(self, catalog: Catalog, pipeline: str, local: bool = True) -> None:
         self.catalog = catalog
         self.store: Store = catalog.store
-        self.ctx = ingestion_context(pipeline)
+        self.ctx = ingestion_context(pipeline, local)
 
     def write(self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool) -> list[LineResult]:
         outcomes = self.catalog.bulk_upsert(
@@ -279,7 +285,15 @@ class ServerSink:
             body["schedule"] = schedule
         if owners:  # the server keeps an owner a person set over this
             body["owners"] = owners
-        self.client.put(PIPELINE_KIND, body)
+        from lodestar.client import LodestarError
+
+        try:
+            self.client.put(PIPELINE_KIND, body)
+        except LodestarError as e:
+            if e.status != 403:
+                raise
+            # Only admins and stewards store what the server runs: a bot's run goes on.
+            log.warning("pipeline %r: the recipe is not stored on the server: %s", name, e)
 
     def set_health(self, name: str, health: str) -> None:
         self.client.patch(PIPELINE_KIND, fqn_mod.quote(name), {"health": health})

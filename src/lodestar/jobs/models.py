@@ -9,11 +9,14 @@ records each run in `job_runs`. Either way there is one history per kind.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+
+log = logging.getLogger("lodestar.scheduler")
 
 Status = Literal["running", "success", "partial", "failed"]
 FINISHED: tuple[Status, ...] = ("success", "partial", "failed")
@@ -126,12 +129,17 @@ def due_names(
     backed off: the rule every kind's `due` applies."""
     names: list[str] = []
     for job in scheduled:
-        runs = recent(job.name)
-        until = backoff.until(runs)
-        if until is not None and until > now_us:
+        try:
+            runs = recent(job.name)
+            until = backoff.until(runs)
+            if until is not None and until > now_us:
+                continue
+            base = runs[0].started_at if runs else job.since_us
+            due = next_cron_us(job.schedule, base) <= now_us
+        except Exception:  # one unusable job (a schedule stored bad) leaves the others due
+            log.exception("scheduler: cannot tell whether job %r is due", job.name)
             continue
-        base = runs[0].started_at if runs else job.since_us
-        if next_cron_us(job.schedule, base) <= now_us:
+        if due:
             names.append(job.name)
     return names
 

@@ -327,3 +327,28 @@ def get_many(conn: Connection, asset_ids: Sequence[str]) -> dict[str, Asset]:
             a = _asset(r)
             out[a.id] = a
     return out
+
+
+def documents_of_kinds(conn: Connection, kinds: Sequence[str]) -> Iterable[tuple[str, Any]]:
+    """Every stored JSON document of assets of these kinds, as (where, document): the current
+    bodies, every version's body and change, every event's change. For audits (secrets)."""
+    from lodestar.store.tables import events
+
+    for row in conn.execute(
+        sa.select(assets.c.kind, assets.c.fqn, assets.c.doc).where(assets.c.kind.in_(kinds))
+    ):
+        yield f"{row.kind} {row.fqn}", row.doc
+    for row in conn.execute(
+        sa.select(versions.c.kind, versions.c.fqn, versions.c.version, versions.c.doc)
+        .add_columns(versions.c.change)
+        .where(versions.c.kind.in_(kinds))
+    ):
+        yield f"{row.kind} {row.fqn} version {row.version}", row.doc
+        if row.change is not None:
+            yield f"{row.kind} {row.fqn} version {row.version} change", row.change
+    for row in conn.execute(
+        sa.select(events.c.seq, events.c.asset_kind, events.c.fqn, events.c.change).where(
+            events.c.asset_kind.in_(kinds), events.c.change.is_not(None)
+        )
+    ):
+        yield f"{row.asset_kind} {row.fqn} event {row.seq}", row.change

@@ -10,7 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lodestar.api import presenters as p
-from lodestar.api.bodies import UnsupportedMediaType, check_raw, media_type, ndjson_lines
+from lodestar.api.bodies import (
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    check_raw,
+    media_type,
+    ndjson_lines,
+)
 from lodestar.api.deps import Services, Writer
 from lodestar.api.problems import problem_body, status_of
 from lodestar.catalog import BadRequest, BulkLine, CatalogError, InvalidInput, Outcome
@@ -89,6 +95,13 @@ async def bulk(
     mt = media_type(request)
     if mt not in NDJSON_TYPES:
         raise UnsupportedMediaType(f"send the bulk body as application/x-ndjson (got {mt!r})")
+    limit = svc.settings.max_bulk_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"the bulk body is {declared} bytes; the limit is {limit}: nothing was stored; "
+            "split it into several requests"
+        )
     out = bytearray()
     numbers: list[int] = []
     raws: list[bytes] = []
@@ -112,11 +125,30 @@ async def bulk(
         numbers.clear()
         raws.clear()
 
-    async for number, raw in ndjson_lines(request, svc.settings.max_bulk_bytes):
-        numbers.append(number)
-        raws.append(raw)
-        if len(raws) >= CHUNK:
-            await flush()
+    try:
+        async for number, raw in ndjson_lines(request, limit):
+            numbers.append(number)
+            raws.append(raw)
+            if len(raws) >= CHUNK:
+                await flush()
+    except PayloadTooLarge:
+        # A streamed body (no Content-Length) that grows past the limit: the chunks written
+        # so far stay written, so the answer says which lines they were and how each went.
+        return _too_large(limit, [orjson.loads(line) for line in bytes(out).splitlines()])
     if raws:
         await flush()
     return Response(bytes(out), media_type="application/x-ndjson")
+
+
+def _too_large(limit: int, done: list[dict[str, Any]]) -> Response:
+    if done:
+        detail = (
+            f"the bulk body grew past the limit of {limit} bytes: lines 1 to "
+            f"{done[-1]['line']} were processed before that (each line's status is in "
+            "`lines`), the rest was not read: send the lines after it in another request"
+        )
+    else:
+        detail = f"the bulk body grew past the limit of {limit} bytes: nothing was stored"
+    body = problem_body(413, PayloadTooLarge.title, detail)
+    body["lines"] = done
+    return Response(orjson.dumps(body), status_code=413, media_type="application/problem+json")

@@ -2,19 +2,56 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from importlib.metadata import entry_points
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lodestar.model.common import AssetSpec, ShortText
-from lodestar.model.kinds.service import check_no_clear_secrets
 from lodestar.model.registry import KindSpec, register
+from lodestar.model.secrets import check_no_clear_secrets
+
+CONNECTOR_GROUP = "lodestar.connectors"  # the entry points of lodestar.ingest.registry
+
+
+@lru_cache(maxsize=1)
+def connector_names() -> frozenset[str]:
+    return frozenset(ep.name for ep in entry_points(group=CONNECTOR_GROUP))
+
+
+class RecipeSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(description="Connector name: postgres, mysql, sqlite, duckdb, files, dbt...")
+    config: dict[str, Any] | None = Field(None, description="The connector's config.")
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        known = connector_names()
+        if v not in known:
+            raise ValueError(f"no connector named {v!r}; known: {', '.join(sorted(known))}")
+        return v
+
+
+class StoredRecipe(BaseModel):
+    """The shape of a stored recipe, checked on write so that the scheduler does not fail on
+    it at every tick; the connector's own config is checked when it runs."""
+
+    model_config = ConfigDict(extra="forbid")
+    pipeline: str | None = None
+    source: RecipeSource
+    filters: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+    sink: dict[str, Any] | None = None
+    schedule: str | None = None
+    owners: list[Any] | None = None
 
 
 class IngestionPipeline(AssetSpec):
-    recipe: dict[str, Any] = Field(
+    recipe: StoredRecipe = Field(
         description="The recipe: source (type, config), filters, options, sink. Secrets as "
-        "${ENV_VAR} references."
+        "${LODESTAR_SECRET_...} references."
     )
     schedule: ShortText | None = Field(None, description="Cron expression, e.g. `0 * * * *`.")
     enabled: bool = True
@@ -35,8 +72,8 @@ class IngestionPipeline(AssetSpec):
 
     @field_validator("recipe")
     @classmethod
-    def _secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
-        check_no_clear_secrets(v, "recipe")
+    def _secrets(cls, v: StoredRecipe) -> StoredRecipe:
+        check_no_clear_secrets(v.model_dump(exclude_none=True), "recipe")
         return v
 
 
