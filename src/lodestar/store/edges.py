@@ -95,8 +95,8 @@ def existing(conn: Connection, keys: Iterable[EdgeKey]) -> dict[EdgeKey, dict[st
         for i in range(0, len(ordered), 500):
             chunk = ordered[i : i + 500]
             arrays = tuple([k[j] for k in chunk] for j in range(5))
-            for f, r, t, v, s, props in conn.exec_driver_sql(_EXISTING_POSTGRES, arrays):
-                out[(str(f), str(r), str(t), str(v), str(s))] = props
+            for row in conn.exec_driver_sql(_EXISTING_POSTGRES, arrays):
+                out[(str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]))] = row[5]
         return out
     by_source: dict[tuple[str, str], set[str]] = {}
     for f, rel, _t, _v, src in wanted:
