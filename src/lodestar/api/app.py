@@ -38,6 +38,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
         st = store or open_store(settings.effective_database_url, settings.pool_size)
+        for warning in st.maintenance_warnings():
+            log.warning("%s", warning)
         svc = AppServices(settings, Catalog(st), TokenService(st))
         app.state.services = svc
         first = svc.tokens.ensure_admin(settings.data_dir)

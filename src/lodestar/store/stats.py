@@ -1,0 +1,102 @@
+"""Planner statistics on PostgreSQL: refreshed after large writes, and a warning when nothing
+else refreshes them.
+
+The hot look-ups do not depend on statistics (store/assets.py), but the rest of the queries
+(lists, counts, the change feed, a capability's own) do, and a catalog that grew from empty to
+100,000 assets without an ANALYZE is planned as if it were empty. Autovacuum analyzes a table
+once a tenth of it changed; where it is off (as on some busy or freshly restored servers) the
+write path does the same for the tables it fills: when a process has inserted at least
+`MIN_ROWS` rows into a table, and at least `GROWTH` of the rows the server last counted in it,
+it runs ANALYZE on that table once its transaction committed. ANALYZE reads a fixed sample
+(30,000 rows at the default statistics target), so each costs about the same at any size,
+and their number grows with the logarithm of the catalog's size (about 40 from empty to a
+million rows). The inserts are counted where they are made (`rows.insert_rows`), on the
+connection, and handed over by `Store.write` after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger("lodestar.store")
+
+# The tables the write path fills, and the key under which a connection counts its inserts.
+TABLES = ("assets", "asset_versions", "edges", "columns", "events")
+INSERTED = "lodestar_inserted"
+MIN_ROWS = 1000
+GROWTH = 0.2
+
+
+def count_inserts(conn: Connection, table: str, n: int) -> None:
+    if table in TABLES:
+        counts: Counter[str] = conn.info.setdefault(INSERTED, Counter())
+        counts[table] += n
+
+
+def take_inserts(conn: Connection) -> Counter[str] | None:
+    """The inserts counted on this connection since the last call (a rolled-back write's
+    too, when called at the start of a write to forget them)."""
+    counts: Counter[str] | None = conn.info.pop(INSERTED, None)
+    return counts
+
+
+class Statistics:
+    """Runs ANALYZE on a table once this process grew it enough (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._pending: Counter[str] = Counter()
+        self._rows: dict[str, float] = {}  # the server's count at our last look
+        self._failed = False
+        self.analyzed: Counter[str] = Counter()  # ANALYZEs run, per table
+
+    def _due(self, table: str) -> bool:
+        n = self._pending[table]
+        return n >= MIN_ROWS and n >= GROWTH * self._rows.get(table, 0.0)
+
+    def note(self, inserted: Mapping[str, int]) -> None:
+        """Count committed inserts; analyze the tables they grew enough."""
+        with self._lock:
+            self._pending.update(inserted)
+            candidates = [t for t in inserted if self._due(t)]
+        if not candidates or self._failed:
+            return
+        try:
+            with self.engine.connect() as conn:
+                self._analyze(conn, candidates)
+        except sa.exc.DBAPIError as e:  # e.g. not the tables' owner: say so once, go on
+            self._failed = True
+            log.warning("could not refresh planner statistics (ANALYZE): %s", e.orig)
+
+    def _analyze(self, conn: Connection, candidates: list[str]) -> None:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        # The server's count moves with every ANALYZE, ours or another process's: compare
+        # with it, so N processes writing one catalog do not each analyze it.
+        counted: dict[str, float] = dict(
+            conn.exec_driver_sql(
+                "SELECT relname, greatest(reltuples, 0) FROM pg_class "
+                "WHERE oid = ANY(%s::regclass[])",
+                (candidates,),
+            ).all()
+        )
+        with self._lock:
+            self._rows.update({str(t): float(n) for t, n in counted.items()})
+            due = [t for t in candidates if self._due(t)]
+            for t in due:
+                self._pending[t] = 0
+        for table in due:
+            conn.exec_driver_sql(f"ANALYZE {table}")
+            self.analyzed[table] += 1
+        if due:
+            log.info("refreshed planner statistics of %s", ", ".join(due))
+
+
+def autovacuum_off(conn: Connection) -> bool:
+    return str(conn.exec_driver_sql("SHOW autovacuum").scalar()).lower() == "off"
