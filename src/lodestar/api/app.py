@@ -99,9 +99,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         )
 
     # Routes go straight onto the app rather than through include_router, whose nested
-    # routers this FastAPI walks on every request (see routing.py).
-    routers = [kind_router(kind) for kind in all_kinds()]
-    routers += [bulk.router, events.router, tokens.router, observations.router]
+    # routers this FastAPI walks on every request (see routing.py). Each kind's are built
+    # when first asked for, in this place.
+    kind_routes = routing.KindRoutes(app, kind_router)
+    routers = [bulk.router, events.router, tokens.router, observations.router]
     routers += [pipeline_runs.router, columns.router]
     for r in routers:
         app.router.routes.extend(r.routes)
@@ -109,6 +110,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
+        kind_routes.all()
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
@@ -127,7 +129,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    routing.install(app, fast)
+    routing.install(app, kind_routes, fast)
     return app
 
 
