@@ -42,15 +42,15 @@ _ASSERTED = edges.c.source.not_in([sa.literal_column(f"'{s}'") for s in DERIVED]
 # the plan does not depend on statistics (see store/assets.py). The delete of body edges
 # finds the rows so and deletes them by ctid.
 _EXISTING_POSTGRES = """
-SELECT p.f, p.r, p.t, p.v, p.s, e.props
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) AS p(f, r, t, v, s)
+SELECT e.from_id, e.relation, e.to_id, e.via, e.source, e.props
+FROM unnest(%s::text[], %s::text[], %s::text[]) AS p(f, r, s)
 CROSS JOIN LATERAL (
-    SELECT to_id, via, props FROM edges
+    SELECT from_id, relation, to_id, via, source, props FROM edges
     WHERE from_id = p.f AND relation = p.r AND source = p.s OFFSET 0
 ) AS e
-WHERE e.to_id = p.t AND e.via = p.v
-"""  # to_id and via outside: inside, ix_edges_to (to_id, relation) ties with the key when
-# there are no statistics, and a popular target (an owner) has thousands of rows there.
+"""  # by (from, relation, source), each once: with to_id too, ix_edges_to (to_id, relation)
+# ties with the key when there are no statistics, and a popular target (an owner) has
+# thousands of rows there.
 _DELETE_BODY_POSTGRES = """
 DELETE FROM edges WHERE ctid = ANY(ARRAY(
     SELECT e.ctid FROM unnest(%s::text[]) AS p(id)
@@ -91,12 +91,14 @@ def existing(conn: Connection, keys: Iterable[EdgeKey]) -> dict[EdgeKey, dict[st
     wanted = set(keys)
     out: dict[EdgeKey, dict[str, Any] | None] = {}
     if conn.dialect.name == "postgresql":
-        ordered = sorted(wanted)
-        for i in range(0, len(ordered), 500):
-            chunk = ordered[i : i + 500]
-            arrays = tuple([k[j] for k in chunk] for j in range(5))
+        prefixes = sorted({(f, rel, src) for f, rel, _t, _v, src in wanted})
+        for i in range(0, len(prefixes), 500):
+            chunk = prefixes[i : i + 500]
+            arrays = tuple([p[j] for p in chunk] for j in range(3))
             for row in conn.exec_driver_sql(_EXISTING_POSTGRES, arrays):
-                out[(str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]))] = row[5]
+                key = (str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]))
+                if key in wanted:
+                    out[key] = row[5]
         return out
     by_source: dict[tuple[str, str], set[str]] = {}
     for f, rel, _t, _v, src in wanted:
