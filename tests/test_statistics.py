@@ -84,6 +84,22 @@ def test_the_write_path_counts_what_it_inserts_and_forgets_rollbacks(pg_store: S
     assert analyzed(pg_store, "assets") == stats.MIN_ROWS
 
 
+def test_start_up_analyzes_tables_that_hold_data_but_were_never_analyzed(
+    pg_store: Store,
+) -> None:
+    """A restored catalog that is only read would otherwise never be analyzed."""
+    statistics, pg_store.statistics = pg_store.statistics, None  # as a restore writes it
+    add_assets(pg_store, 5000)
+    assert analyzed(pg_store, "assets") is None
+    pg_store.statistics = statistics
+    thread = pg_store.catch_up_statistics()
+    assert thread is not None
+    thread.join(timeout=60)
+    assert analyzed(pg_store, "assets") == 5000
+    assert analyzed(pg_store, "edges") is None  # empty: nothing to learn
+    assert statistics is not None and statistics.catch_up() == []
+
+
 def test_start_up_warns_when_autovacuum_is_off(
     pg_store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

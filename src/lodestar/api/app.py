@@ -40,6 +40,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         st = store or open_store(settings.effective_database_url, settings.pool_size)
         for warning in st.maintenance_warnings():
             log.warning("%s", warning)
+        analyzing = st.catch_up_statistics()
         svc = AppServices(settings, Catalog(st), TokenService(st))
         app.state.services = svc
         first = svc.tokens.ensure_admin(settings.data_dir)
@@ -61,6 +62,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             if scheduler is not None:
                 scheduler.stop()
             fast.stop()
+            if analyzing is not None:
+                analyzing.join(timeout=30)
             if own:
                 st.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -117,6 +118,17 @@ class Store:
                     "turn autovacuum on or run VACUUM ANALYZE regularly"
                 ]
         return []
+
+    def catch_up_statistics(self) -> threading.Thread | None:
+        """Analyze, in a background thread, the tables PostgreSQL never analyzed although
+        they hold data (see `stats`)."""
+        if self.statistics is None:
+            return None
+        thread = threading.Thread(
+            target=self.statistics.catch_up, name="lodestar-analyze", daemon=True
+        )
+        thread.start()
+        return thread
 
     def _queued(self) -> AbstractContextManager[None]:
         return self._queue.turn() if self._queue is not None else nullcontext()

@@ -11,7 +11,9 @@ it runs ANALYZE on that table once its transaction committed. ANALYZE reads a fi
 (30,000 rows at the default statistics target), so each costs about the same at any size,
 and their number grows with the logarithm of the catalog's size (about 40 from empty to a
 million rows). The inserts are counted where they are made (`rows.insert_rows`), on the
-connection, and handed over by `Store.write` after the commit.
+connection, and handed over by `Store.write` after the commit. At start-up the server also
+analyzes, in the background, the tables that hold data but were never analyzed (a restored
+catalog that is only read would otherwise never be).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ TABLES = ("assets", "asset_versions", "edges", "columns", "events")
 INSERTED = "lodestar_inserted"
 MIN_ROWS = 1000
 GROWTH = 0.2
+CATCH_UP_BYTES = 64 * 8192  # a table smaller than this is read whole in any plan
 
 
 def count_inserts(conn: Connection, table: str, n: int) -> None:
@@ -96,6 +99,28 @@ class Statistics:
             self.analyzed[table] += 1
         if due:
             log.info("refreshed planner statistics of %s", ", ".join(due))
+
+    def catch_up(self) -> list[str]:
+        """Analyze the tables the server has never analyzed although they hold data (a
+        restored catalog): without it, one that is only read would never be. Returns them."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                rows = conn.exec_driver_sql(
+                    "SELECT relname FROM pg_class WHERE oid = ANY(%s::regclass[]) "
+                    "AND reltuples < 0 AND pg_relation_size(oid) > %s",
+                    (list(TABLES), CATCH_UP_BYTES),
+                ).all()
+                never = [str(r[0]) for r in rows]
+                for table in never:
+                    conn.exec_driver_sql(f"ANALYZE {table}")
+                    self.analyzed[table] += 1
+        except sa.exc.DBAPIError as e:
+            log.warning("could not refresh planner statistics (ANALYZE): %s", e.orig)
+            return []
+        if never:
+            log.info("analyzed %s, which held data but had never been analyzed", ", ".join(never))
+        return never
 
 
 def autovacuum_off(conn: Connection) -> bool:
