@@ -51,6 +51,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
         st = store or open_store(settings.effective_database_url, settings.pool_size)
+        for warning in st.maintenance_warnings():
+            log.warning("%s", warning)
+        analyzing = st.catch_up_statistics()
         svc = AppServices(settings, Catalog(st), TokenService(st))
         app.state.services = svc
         first = svc.tokens.ensure_admin(settings.data_dir)
@@ -73,6 +76,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             if scheduler is not None:
                 scheduler.stop()
             fast.stop()
+            if analyzing is not None:
+                analyzing.join(timeout=30)
             if own:
                 st.dispose()
 
@@ -111,9 +116,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         )
 
     # Routes go straight onto the app rather than through include_router, whose nested
-    # routers this FastAPI walks on every request (see routing.py).
-    routers = [kind_router(kind) for kind in all_kinds()]
-    routers += [bulk.router, events.router, tokens.router, observations.router]
+    # routers this FastAPI walks on every request (see routing.py). Each kind's are built
+    # when first asked for, in this place.
+    kind_routes = routing.KindRoutes(app, kind_router)
+    routers = [bulk.router, events.router, tokens.router, observations.router]
     routers += [pipeline_runs.router, columns.router]
     for r in routers:
         app.router.routes.extend(r.routes)
@@ -121,6 +127,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
+        kind_routes.all()
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
@@ -139,7 +146,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    routing.install(app, fast)
+    routing.install(app, kind_routes, fast)
     return app
 
 

@@ -40,7 +40,7 @@ READ_ONLY_FIELDS = frozenset(
 class Strict(BaseModel):
     """Base for every body part: a typo in a field name is an error, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=False, strict=True, defer_build=True)
 
 
 class OwnerRef(Strict):

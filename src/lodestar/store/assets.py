@@ -61,6 +61,33 @@ def get_by_fqn(conn: Connection, kind: str, fqn: str, *, for_update: bool = Fals
     return _asset(row) if row else None
 
 
+# PostgreSQL plans a query from statistics, and nothing guarantees there are any: a fresh or
+# restored catalog, or a server with autovacuum off, has none, and a prepared statement's
+# generic plan never sees the values. An IN list of FQNs was then planned as a scan of every
+# asset of the kind, filtering the FQNs; a join against unnest() as a hash join over a
+# sequential scan. So the look-ups by key on PostgreSQL take the keys as arrays and probe the
+# key's index once per key from a LATERAL subquery with LIMIT 1, which the planner cannot
+# flatten into a join of its choosing: a nested loop over the array, whatever the statistics
+# say. The loop runs in array order, so FOR UPDATE inside the subquery locks the rows in the
+# order of the (sorted) array, and two bulk writers lock in the same order and cannot
+# deadlock. SQLite always probes an index for these (it has no statistics unless ANALYZE
+# ran, and then uses them only to choose between indexes).
+_SELECT = ", ".join(f"a.{c.name}" for c in _COLS)
+_COLS_SQL = ", ".join(c.name for c in _COLS)
+_BY_FQN_POSTGRES = f"""
+SELECT {_SELECT}
+FROM unnest(%s::text[]) AS p(fqn)
+CROSS JOIN LATERAL (
+    SELECT {_COLS_SQL} FROM assets WHERE kind = %s AND fqn = p.fqn LIMIT 1{{lock}}
+) AS a
+"""
+_BY_ID_POSTGRES = f"""
+SELECT {_SELECT}
+FROM unnest(%s::text[]) AS p(id)
+CROSS JOIN LATERAL (SELECT {_COLS_SQL} FROM assets WHERE id = p.id LIMIT 1) AS a
+"""
+
+
 def get_many_by_fqn(
     conn: Connection, kind: str, fqns: Sequence[str], *, for_update: bool = False
 ) -> dict[str, Asset]:
@@ -69,12 +96,18 @@ def get_many_by_fqn(
     bulk writes lock in the same order and cannot deadlock."""
     out: dict[str, Asset] = {}
     ordered = sorted(set(fqns))
+    postgres = conn.dialect.name == "postgresql"
+    sql = _BY_FQN_POSTGRES.format(lock=" FOR UPDATE" if for_update else "")
     for i in range(0, len(ordered), 500):
         chunk = ordered[i : i + 500]
-        q = sa.select(*_COLS).where(assets.c.kind == kind, assets.c.fqn.in_(chunk))
-        if for_update:
-            q = q.order_by(assets.c.fqn).with_for_update()
-        for row in conn.execute(q):
+        if postgres:
+            rows: Iterable[Any] = conn.exec_driver_sql(sql, (chunk, kind))
+        else:
+            q = sa.select(*_COLS).where(assets.c.kind == kind, assets.c.fqn.in_(chunk))
+            if for_update:
+                q = q.order_by(assets.c.fqn).with_for_update()
+            rows = conn.execute(q)
+        for row in rows:
             a = _asset(row)
             out[a.fqn] = a
     return out
@@ -82,8 +115,9 @@ def get_many_by_fqn(
 
 # One statement for any number of (kind, fqn) pairs, passed as one parameter: a JSON array
 # on SQLite (the CROSS JOIN keeps json_each as the outer loop, so every pair is one probe of
-# uq_assets_kind_fqn), two text arrays on PostgreSQL. The IN-list form compiled a statement
-# per kind and per 500 names in SQLAlchemy, most of the cost of checking a run's 1,000 assets.
+# uq_assets_kind_fqn), two text arrays on PostgreSQL (a LATERAL probe per pair, as above).
+# The IN-list form compiled a statement per kind and per 500 names in SQLAlchemy, most of the
+# cost of checking a run's 1,000 assets.
 _IDS_SQLITE = """
 SELECT a.kind, a.fqn, a.id, a.deleted
 FROM json_each(?) AS p
@@ -93,7 +127,9 @@ WHERE a.kind = json_extract(p.value, '$[0]') AND a.fqn = json_extract(p.value, '
 _IDS_POSTGRES = """
 SELECT a.kind, a.fqn, a.id, a.deleted
 FROM unnest(%s::text[], %s::text[]) AS p(kind, fqn)
-JOIN assets AS a ON a.kind = p.kind AND a.fqn = p.fqn
+CROSS JOIN LATERAL (
+    SELECT kind, fqn, id, deleted FROM assets WHERE kind = p.kind AND fqn = p.fqn LIMIT 1
+) AS a
 """
 
 
@@ -113,11 +149,25 @@ def ids_by_fqn(
     return {(str(k), str(f)): (str(i), bool(d)) for k, f, i, d in rows}
 
 
+_CHILDREN_POSTGRES = f"""
+SELECT {_SELECT}
+FROM unnest(%s::text[]) AS p(parent_id)
+CROSS JOIN LATERAL (
+    SELECT {_COLS_SQL} FROM assets WHERE parent_id = p.parent_id OFFSET 0
+) AS a
+"""  # OFFSET 0: as LIMIT 1 above, the subquery stays a probe of ix_assets_parent per id
+
+
 def children(conn: Connection, parent_ids: Sequence[str]) -> list[Asset]:
     out: list[Asset] = []
+    postgres = conn.dialect.name == "postgresql"
     for i in range(0, len(parent_ids), 500):
-        q = sa.select(*_COLS).where(assets.c.parent_id.in_(parent_ids[i : i + 500]))
-        out.extend(_asset(r) for r in conn.execute(q))
+        chunk = list(parent_ids[i : i + 500])
+        if postgres:
+            rows: Iterable[Any] = conn.exec_driver_sql(_CHILDREN_POSTGRES, (chunk,))
+        else:
+            rows = conn.execute(sa.select(*_COLS).where(assets.c.parent_id.in_(chunk)))
+        out.extend(_asset(r) for r in rows)
     return out
 
 
@@ -321,9 +371,14 @@ def count(conn: Connection) -> int:
 def get_many(conn: Connection, asset_ids: Sequence[str]) -> dict[str, Asset]:
     out: dict[str, Asset] = {}
     ids = list(dict.fromkeys(asset_ids))
+    postgres = conn.dialect.name == "postgresql"
     for i in range(0, len(ids), 500):
-        q = sa.select(*_COLS).where(assets.c.id.in_(ids[i : i + 500]))
-        for r in conn.execute(q):
+        chunk = ids[i : i + 500]
+        if postgres:  # a probe of the primary key per id, whatever the statistics (above)
+            rows: Iterable[Any] = conn.exec_driver_sql(_BY_ID_POSTGRES, (chunk,))
+        else:
+            rows = conn.execute(sa.select(*_COLS).where(assets.c.id.in_(chunk)))
+        for r in rows:
             a = _asset(r)
             out[a.id] = a
     return out

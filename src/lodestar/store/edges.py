@@ -31,6 +31,43 @@ EdgeRow = tuple[str, str, str, str, str, str | None, int, int]
 # What names one edge: (from_id, relation, to_id, via, source).
 EdgeKey = tuple[str, str, str, str, str]
 
+# "Not derived" with the two sources as literals, not parameters: ix_edges_source is partial on
+# exactly this condition, and PostgreSQL can only use it when it can prove the query's
+# condition implies the index's, which it cannot for parameters (a prepared statement's
+# generic plan then scanned every edge).
+_ASSERTED = edges.c.source.not_in([sa.literal_column(f"'{s}'") for s in DERIVED])
+
+# On PostgreSQL the look-ups by key probe the primary key once per key from a LATERAL
+# subquery the planner cannot flatten (LIMIT 1 for a whole key, OFFSET 0 for a prefix), so
+# the plan does not depend on statistics (see store/assets.py). The delete of body edges
+# finds the rows so and deletes them by ctid.
+_EXISTING_POSTGRES = """
+SELECT e.from_id, e.relation, e.to_id, e.via, e.source, e.props
+FROM unnest(%s::text[], %s::text[], %s::text[]) AS p(f, r, s)
+CROSS JOIN LATERAL (
+    SELECT from_id, relation, to_id, via, source, props FROM edges
+    WHERE from_id = p.f AND relation = p.r AND source = p.s OFFSET 0
+) AS e
+"""  # by (from, relation, source), each once: with to_id too, ix_edges_to (to_id, relation)
+# ties with the key when there are no statistics, and a popular target (an owner) has
+# thousands of rows there.
+_DELETE_BODY_POSTGRES = """
+DELETE FROM edges WHERE ctid = ANY(ARRAY(
+    SELECT e.ctid FROM unnest(%s::text[]) AS p(id)
+    CROSS JOIN LATERAL (
+        SELECT ctid FROM edges WHERE from_id = p.id AND source = 'body' OFFSET 0
+    ) AS e
+))
+"""
+_ASSERTED_FROM_POSTGRES = """
+SELECT e.from_id, e.relation, e.to_id, e.via, e.source, e.props
+FROM unnest(%s::text[]) AS p(id)
+CROSS JOIN LATERAL (
+    SELECT from_id, relation, to_id, via, source, props FROM edges
+    WHERE from_id = p.id AND source NOT IN ('body', 'parent') OFFSET 0
+) AS e
+"""
+
 
 def insert_edge_rows(conn: Connection, rows: Sequence[EdgeRow]) -> None:
     insert_rows(conn, "edges", EDGE_COLUMNS, rows)
@@ -39,10 +76,13 @@ def insert_edge_rows(conn: Connection, rows: Sequence[EdgeRow]) -> None:
 def replace_body_edges(conn: Connection, from_ids: Sequence[str], rows: Sequence[EdgeRow]) -> None:
     """Drop the body-derived edges of these assets and insert their new ones; edges that other
     sources asserted, and `contains` (from the children's bodies), stay."""
+    postgres = conn.dialect.name == "postgresql"
     for i in range(0, len(from_ids), 500):
-        conn.execute(
-            edges.delete().where(edges.c.from_id.in_(from_ids[i : i + 500]), edges.c.source == BODY)
-        )
+        chunk = list(from_ids[i : i + 500])
+        if postgres:
+            conn.exec_driver_sql(_DELETE_BODY_POSTGRES, (chunk,))
+        else:
+            conn.execute(edges.delete().where(edges.c.from_id.in_(chunk), edges.c.source == BODY))
     insert_edge_rows(conn, rows)
 
 
@@ -50,6 +90,16 @@ def existing(conn: Connection, keys: Iterable[EdgeKey]) -> dict[EdgeKey, dict[st
     """The props of those of these edges that exist."""
     wanted = set(keys)
     out: dict[EdgeKey, dict[str, Any] | None] = {}
+    if conn.dialect.name == "postgresql":
+        prefixes = sorted({(f, rel, src) for f, rel, _t, _v, src in wanted})
+        for i in range(0, len(prefixes), 500):
+            chunk = prefixes[i : i + 500]
+            arrays = tuple([p[j] for p in chunk] for j in range(3))
+            for row in conn.exec_driver_sql(_EXISTING_POSTGRES, arrays):
+                key = (str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]))
+                if key in wanted:
+                    out[key] = row[5]
+        return out
     by_source: dict[tuple[str, str], set[str]] = {}
     for f, rel, _t, _v, src in wanted:
         by_source.setdefault((rel, src), set()).add(f)
@@ -100,7 +150,7 @@ def retract(
     (optionally of one relation, last seen before a time, or touching some assets)."""
     removed: list[EdgeKey] = []
     cols = (edges.c.from_id, edges.c.relation, edges.c.to_id, edges.c.via, edges.c.source)
-    conds: list[sa.ColumnElement[bool]] = [edges.c.source.not_in(DERIVED)]
+    conds: list[sa.ColumnElement[bool]] = [_ASSERTED]
     if keys:
         for k in keys:
             cond = sa.and_(*(c == v for c, v in zip(cols, k, strict=True)))
@@ -162,7 +212,7 @@ def asserted(
     conn: Connection, *, relation: str | None = None, source: str | None = None
 ) -> list[dict[str, Any]]:
     """Asserted edges (not body-derived), for reads and tests."""
-    q = sa.select(*edges.c).where(edges.c.source.not_in(DERIVED))
+    q = sa.select(*edges.c).where(_ASSERTED)
     if relation is not None:
         q = q.where(edges.c.relation == relation)
     if source is not None:
@@ -176,16 +226,20 @@ def asserted_from(
 ) -> list[tuple[str, str, str, str, str, dict[str, Any] | None]]:
     """Asserted edges leaving these assets: (from, relation, to, via, source, props)."""
     out: list[tuple[str, str, str, str, str, dict[str, Any] | None]] = []
+    postgres = conn.dialect.name == "postgresql"
     for i in range(0, len(from_ids), 500):
-        q = sa.select(
-            edges.c.from_id,
-            edges.c.relation,
-            edges.c.to_id,
-            edges.c.via,
-            edges.c.source,
-            edges.c.props,
-        ).where(edges.c.from_id.in_(from_ids[i : i + 500]), edges.c.source.not_in(DERIVED))
-        out.extend(
-            (str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5]) for r in conn.execute(q)
-        )
+        chunk = list(from_ids[i : i + 500])
+        if postgres:
+            rows: Iterable[Any] = conn.exec_driver_sql(_ASSERTED_FROM_POSTGRES, (chunk,))
+        else:
+            q = sa.select(
+                edges.c.from_id,
+                edges.c.relation,
+                edges.c.to_id,
+                edges.c.via,
+                edges.c.source,
+                edges.c.props,
+            ).where(edges.c.from_id.in_(chunk), _ASSERTED)
+            rows = conn.execute(q)
+        out.extend((str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5]) for r in rows)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -14,6 +15,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
+
+from lodestar.store import stats
 
 try:
     import fcntl
@@ -82,6 +85,7 @@ class Store:
             if self.is_sqlite and db not in ("", ":memory:")
             else None
         )
+        self.statistics = stats.Statistics(engine) if engine.dialect.name == "postgresql" else None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -95,8 +99,36 @@ class Store:
         queue on a file lock first (see WriterQueue)."""
         with self._queued(), self.engine.connect() as conn:
             conn = conn.execution_options(lodestar_write=True)
+            stats.take_inserts(conn)  # a rolled-back write's
             with conn.begin():
                 yield conn
+            inserted = stats.take_inserts(conn)
+        if inserted and self.statistics is not None:
+            self.statistics.note(inserted)
+
+    def maintenance_warnings(self) -> list[str]:
+        """What the operator should know about the database's upkeep, for the start-up log."""
+        if self.statistics is None:
+            return []
+        with self.engine.connect() as conn:
+            if stats.autovacuum_off(conn):
+                return [
+                    "PostgreSQL has autovacuum off: lodestar refreshes the statistics of the "
+                    "tables it writes after large writes, but dead rows are not reclaimed; "
+                    "turn autovacuum on or run VACUUM ANALYZE regularly"
+                ]
+        return []
+
+    def catch_up_statistics(self) -> threading.Thread | None:
+        """Analyze, in a background thread, the tables PostgreSQL never analyzed although
+        they hold data (see `stats`)."""
+        if self.statistics is None:
+            return None
+        thread = threading.Thread(
+            target=self.statistics.catch_up, name="lodestar-analyze", daemon=True
+        )
+        thread.start()
+        return thread
 
     def _queued(self) -> AbstractContextManager[None]:
         return self._queue.turn() if self._queue is not None else nullcontext()

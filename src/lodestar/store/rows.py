@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from lodestar.store.stats import count_inserts
 from lodestar.store.tables import metadata
 
 Values = tuple[Any, ...]
@@ -50,6 +51,7 @@ def insert_rows(
     if rows:
         sql = _insert_sql(conn.dialect.name, table, columns)
         conn.exec_driver_sql(sql, list(rows))
+        count_inserts(conn, table, len(rows))
 
 
 __all__ = ["Values", "insert_rows", "json_text"]
