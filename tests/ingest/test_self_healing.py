@@ -365,7 +365,15 @@ def test_retries_a_role_at_its_connection_limit(pg_source: PgSource) -> None:
             return str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
 
     def sleep(_seconds: float) -> None:
-        other.close()  # ...and finishes while we wait
+        other.close()  # ...and finishes while we wait: its backend has gone when we wake
+        with pg_source.server.admin() as admin:
+            for _ in range(500):
+                row = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (pg_source.role,)
+                ).fetchone()
+                if row is not None and row[0] == 0:
+                    return
+                time.sleep(0.01)
 
     try:
         with pytest.raises(psycopg.OperationalError, match="too many connections for role"):
