@@ -16,7 +16,17 @@ ColumnRow = tuple[str, str, str]
 
 
 def insert(conn: Connection, rows: Sequence[ColumnRow]) -> None:
-    insert_rows(conn, "columns", COLUMN_COLUMNS, rows)
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        # COPY: a bulk create brings 30 columns per table, and executemany sent one INSERT per
+        # row (150,000 for 5,000 tables), twice the server's and PostgreSQL's CPU of the rest.
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy("COPY columns (asset_id, name, id) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        insert_rows(conn, "columns", COLUMN_COLUMNS, rows)
 
 
 def delete(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
