@@ -25,7 +25,7 @@ from lodestar.catalog.errors import (
     VersionMismatch,
 )
 from lodestar.catalog.observations import ObservationLog
-from lodestar.catalog.transaction import Transaction, plan_lines
+from lodestar.catalog.transaction import Transaction, in_chunks, plan_lines
 from lodestar.catalog.writes import (
     CASCADE_KEY,
     Outcome,
@@ -428,20 +428,7 @@ class Catalog:
         fails validation is reported and skipped; if applying a chunk fails in the database,
         its lines are retried one by one so that only the faulty line fails.
         """
-        outcomes: list[Outcome] = []
-        chunk: list[tuple[int, BulkLine]] = []
-        for i, line in enumerate(lines):
-            if isinstance(line, CatalogError):
-                outcomes.append(Outcome(i, error=line))
-                continue
-            chunk.append((i, line))
-            if len(chunk) >= BULK_CHUNK:
-                outcomes.extend(self._bulk_chunk(chunk, ctx, dry_run))
-                chunk = []
-        if chunk:
-            outcomes.extend(self._bulk_chunk(chunk, ctx, dry_run))
-        outcomes.sort(key=lambda o: o.index)
-        return outcomes
+        return in_chunks(lines, lambda chunk: self._bulk_chunk(chunk, ctx, dry_run), BULK_CHUNK)
 
     def _bulk_chunk(
         self, chunk: list[tuple[int, BulkLine]], ctx: WriteContext, dry_run: bool = False

@@ -16,7 +16,7 @@ same transaction through `tx.conn` (its own `store.py` functions take a connecti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
@@ -58,21 +58,9 @@ class Transaction:
     def upsert_many(self, lines: Iterable[BulkLine | CatalogError]) -> list[Outcome]:
         """Upsert many assets; each line succeeds or fails on its own (a failed line is
         reported in its outcome and leaves nothing behind), the rest land with the unit."""
-        outcomes: list[Outcome] = []
-        chunk: list[tuple[int, BulkLine]] = []
-        for i, line in enumerate(lines):
-            if isinstance(line, CatalogError):
-                outcomes.append(Outcome(i, error=line))
-                continue
-            chunk.append((i, line))
-            if len(chunk) >= CHUNK:
-                outcomes.extend(self._chunk(chunk))
-                chunk = []
-        if chunk:
-            outcomes.extend(self._chunk(chunk))
+        outcomes = in_chunks(lines, self._chunk)
         # Later single writes must not plan from assets cached before these lines landed.
         self._planner = Planner(self.conn, self.ctx)
-        outcomes.sort(key=lambda o: o.index)
         return outcomes
 
     def _chunk(self, chunk: list[tuple[int, BulkLine]]) -> list[Outcome]:
@@ -121,6 +109,29 @@ class Transaction:
     def record(self, items: Sequence[Observation]) -> list[str]:
         """Append observations; returns a message for each one whose asset does not exist."""
         return self.catalog.observations.record_in(self.conn, items, self.ctx)
+
+
+def in_chunks(
+    lines: Iterable[BulkLine | CatalogError],
+    write: Callable[[list[tuple[int, BulkLine]]], list[Outcome]],
+    size: int = CHUNK,
+) -> list[Outcome]:
+    """Hand numbered lines to `write` `size` at a time; a line that is already an error is its
+    own outcome. The outcomes come back in line order."""
+    outcomes: list[Outcome] = []
+    chunk: list[tuple[int, BulkLine]] = []
+    for i, line in enumerate(lines):
+        if isinstance(line, CatalogError):
+            outcomes.append(Outcome(i, error=line))
+            continue
+        chunk.append((i, line))
+        if len(chunk) >= size:
+            outcomes.extend(write(chunk))
+            chunk = []
+    if chunk:
+        outcomes.extend(write(chunk))
+    outcomes.sort(key=lambda o: o.index)
+    return outcomes
 
 
 def plan_lines(planner: Planner, chunk: Sequence[tuple[int, BulkLine]]) -> list[Outcome]:
