@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +26,7 @@ import sqlalchemy as sa
 from lodestar.catalog import derived
 from lodestar.schema import drift, undeclared_tables
 from lodestar.store import open_store
+from serving import serving
 
 pytestmark = pytest.mark.slow
 
@@ -117,13 +116,6 @@ def _lodestar(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _sqlite_source(path: Path, *tables: str) -> None:
     with sqlite3.connect(path) as conn:
         for t in tables:
@@ -158,29 +150,6 @@ def _probe(url: str) -> tuple[dict[str, tuple[str, str, bool, str]], set[tuple[s
         store.dispose()
 
 
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("w") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "lodestar.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, f"lodestar serve exited: {log.read_text()}"
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"lodestar serve did not start: {log.read_text()}"
-        time.sleep(0.1)
-
-
 def test_a_registered_writer_sees_every_entry_point_and_rebuilds_what_it_saw(
     tmp_path: Path,
 ) -> None:
@@ -205,12 +174,7 @@ def test_a_registered_writer_sees_every_entry_point_and_rebuilds_what_it_saw(
     _sqlite_source(crm, "accounts")
     token = _lodestar(here, "token", "create", "--role", "admin", "--name", "probe-admin").strip()
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "serve.log"
-    proc = _serve(here, port, log)
-    try:
-        _wait_ready(proc, base, log)
+    with serving(here, tmp_path / "serve.log") as base:
         auth = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=auth, timeout=30) as c:
             r = c.put("/api/v1/tables", json={"name": "via_put", "schema": "shop.shop.main"})
@@ -239,13 +203,6 @@ def test_a_registered_writer_sees_every_entry_point_and_rebuilds_what_it_saw(
                 assert time.monotonic() < deadline, f"the scheduler did not run crm: {runs}"
                 time.sleep(0.2)
             assert runs[0]["status"] == "success", runs[0]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
     seen, edges = _probe(url)
     fqns = {(kind, fqn) for fqn, kind, _deleted, _tags in seen.values()}

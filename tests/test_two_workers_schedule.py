@@ -10,28 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from lodestar.ingest.state import StateStore
 from lodestar.store import open_store
+from serving import serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _runs(url: str) -> list[dict[str, object]]:
@@ -73,40 +64,14 @@ def test_two_server_workers_run_a_due_pipeline_once(pg_database: str, tmp_path: 
     assert first.returncode == 0, first.stdout + first.stderr
     assert len(_runs(pg_database)) == 1
 
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lodestar.cli", "serve", "--workers", "2", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with serving(env, tmp_path / "serve.log", "--workers", "2"):
         # The next minute boundary makes the pipeline due (at most 60 s away).
         deadline = time.monotonic() + 90
         while len(runs := _runs(pg_database)) < 2 or runs[0]["status"] == "running":
-            assert time.monotonic() < deadline, f"no scheduled run: {runs}\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"no scheduled run: {runs}"
             time.sleep(0.3)
         # Both workers check the schedule every 0.3 s: give them many chances to run it again.
         time.sleep(4)
         runs = _runs(pg_database)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     assert len(runs) == 2, runs
     assert runs[0]["status"] == "success", runs[0]
