@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from lodestar.auth.principal import Principal
-from lodestar.catalog import InvalidInput, WriteContext
+from lodestar.catalog import InvalidInput, Key, WriteContext
 from lodestar.catalog.observations import Observation, ObservationLog
 from lodestar.model.records import Origin, now_us
 from lodestar.quality import store as quality
@@ -386,3 +386,23 @@ def test_retention_is_a_daily_job_of_the_scheduler_when_a_setting_is_on(seed: Se
         left = conn.execute(sa.text("SELECT test_id FROM test_results")).scalars().all()
     assert left == ["new"]
     assert kind.due(run.started_at + 1) == []  # next due at the 03:17 after this run
+
+
+def test_erasing_an_asset_erases_its_test_results_and_usage(seed: Seed) -> None:
+    """The `facts` derived writer (an entry point, so every process has it) takes an erased
+    asset's facts with it in the same transaction; another asset's stay."""
+    store = seed.catalog.store
+    gone, kept = (seed.table(n).asset for n in ("gone", "kept"))
+    assert gone is not None and kept is not None
+    now = now_us()
+    for asset in (gone, kept):
+        _record(store, [_result(f"t-{asset.name}", now - DAY, asset_id=asset.id)])
+        with store.write() as conn:
+            usage.record_usage(
+                conn, [{"asset_id": asset.id, "day": 20240101, "origin": "x", "reads": 3}]
+            )
+    seed.catalog.delete("table", Key(fqn=gone.fqn), seed.ctx, hard=True)
+    with store.read() as conn:
+        for table in ("test_results", "test_latest", "usage_daily", "usage_weekly"):
+            ids = conn.execute(sa.text(f"SELECT DISTINCT asset_id FROM {table}")).scalars().all()
+            assert ids == [kept.id], table

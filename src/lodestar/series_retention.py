@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
-from lodestar.catalog import Catalog
+from lodestar.catalog import Batch, Catalog
 from lodestar.jobs import registry
 from lodestar.jobs.history import JobHistory
 from lodestar.jobs.models import Backoff, JobContext, JobResult, JobRun, Scheduled, due_names
@@ -104,3 +104,23 @@ class RetentionJobs:
 
 
 registry.register(RetentionJobs.name, RetentionJobs)
+
+
+class ErasedAssetFacts:
+    """A derived writer (entry point `lodestar.derived_writers`: `facts`): when an asset is
+    erased (`DELETE ...?hard=true`), its test results and usage go in the same transaction, as
+    its versions, edges and observations do. It keeps no rows of its own to rebuild."""
+
+    name = "facts"
+
+    def apply(self, conn: Connection, batch: Batch) -> None:
+        erased = [a.asset.id for a in batch.assets if a.event_type == "entity_hard_deleted"]
+        if erased:
+            quality.erase_assets(conn, erased)
+            usage.erase_assets(conn, erased)
+
+    def clear(self, conn: Connection) -> None:
+        return None
+
+    def manages(self, object_name: str) -> bool:
+        return False

@@ -219,6 +219,14 @@ def daily_series(
     return out
 
 
+def erase_assets(conn: Connection, asset_ids: Sequence[str]) -> None:
+    """Delete every result of these (hard-deleted) assets."""
+    for i in range(0, len(asset_ids), 500):
+        chunk = list(asset_ids[i : i + 500])
+        conn.execute(test_results.delete().where(test_results.c.asset_id.in_(chunk)))
+        conn.execute(test_latest.delete().where(test_latest.c.asset_id.in_(chunk)))
+
+
 def purge_before(conn: Connection, ts: int, *, limit: int = 10_000) -> int:
     """Retention: delete up to `limit` results older than `ts` (and latest rows that old)."""
     n = series.purge_before(conn, test_results, ts, limit=limit)
@@ -231,6 +239,7 @@ __all__ = [
     "STATUSES",
     "Page",
     "daily_series",
+    "erase_assets",
     "failed_since",
     "latest_per_test",
     "purge_before",

@@ -183,6 +183,14 @@ def daily(conn: Connection, asset_id: str, since_day: int, until_day: int) -> li
     return [{k: int(v) for k, v in r._mapping.items()} for r in conn.execute(q)]
 
 
+def erase_assets(conn: Connection, asset_ids: Sequence[str]) -> None:
+    """Delete the usage of these (hard-deleted) assets."""
+    for i in range(0, len(asset_ids), 500):
+        chunk = list(asset_ids[i : i + 500])
+        conn.execute(usage_daily.delete().where(usage_daily.c.asset_id.in_(chunk)))
+        conn.execute(usage_weekly.delete().where(usage_weekly.c.asset_id.in_(chunk)))
+
+
 def purge_before(conn: Connection, ts: int, *, limit: int = 10_000) -> int:
     """Retention: delete up to `limit` days of usage that started before `ts`; with the last
     batch, the weeks before `ts` go too and the week `ts` falls in is summed again."""
@@ -206,6 +214,7 @@ __all__ = [
     "day_of_epoch",
     "day_start_us",
     "epoch_day",
+    "erase_assets",
     "purge_before",
     "record_usage",
     "top_assets",
