@@ -9,13 +9,18 @@ from starlette.responses import Response
 
 from lodestar.api import presenters as p
 from lodestar.api.deps import Reader, Services
+from lodestar.api.openapi import READ, answers, json_ok, ref
 from lodestar.api.routers.assets import json_response
 from lodestar.catalog import BadRequest
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], default_response_class=Response)
 
 
-@router.get("/events", summary="Change events after a cursor, oldest first")
+@router.get(
+    "/events",
+    summary="Change events after a cursor, oldest first",
+    responses=answers(json_ok(ref("EventPage"), "The events after the cursor"), *READ),
+)
 def events(
     svc: Services,
     _: Reader,

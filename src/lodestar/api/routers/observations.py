@@ -12,6 +12,7 @@ from starlette.responses import Response
 from lodestar.api import presenters as p
 from lodestar.api.bodies import read_json
 from lodestar.api.deps import Reader, Services, Writer
+from lodestar.api.openapi import BODY, READ, answers, json_ok
 from lodestar.api.routers.assets import After, json_response
 from lodestar.catalog import BadRequest, Forbidden, InvalidInput, Key, WriteContext
 from lodestar.catalog.observations import Observation
@@ -19,7 +20,31 @@ from lodestar.lineage.edges import add_lineage
 from lodestar.model.records import iso_to_us, us_to_iso
 from lodestar.model.registry import find_kind
 
-router = APIRouter(prefix="/api/v1", tags=["observations"])
+router = APIRouter(prefix="/api/v1", tags=["observations"], default_response_class=Response)
+_OBJECTS = {"type": "array", "items": {"type": "object"}}
+_RECORDED = {
+    "type": "object",
+    "required": ["recorded", "duplicates", "problems"],
+    "properties": {
+        "recorded": {"type": "integer"},
+        "duplicates": {"type": "integer"},
+        "problems": _OBJECTS,
+    },
+}
+_EDGES = {
+    "type": "object",
+    "required": ["added", "refreshed", "problems"],
+    "properties": {
+        "added": {"type": "integer"},
+        "refreshed": {"type": "integer"},
+        "problems": _OBJECTS,
+    },
+}
+_SERIES = {
+    "type": "object",
+    "required": ["data", "paging"],
+    "properties": {"data": _OBJECTS, "paging": {"$ref": "#/components/schemas/Paging"}},
+}
 
 
 class ObservationIn(BaseModel):
@@ -74,7 +99,11 @@ def _validated(model: type[BaseModel], raw: Any) -> list[Any]:
     return out
 
 
-@router.post("/observations", summary="Append observations (time series) to assets")
+@router.post(
+    "/observations",
+    summary="Append observations (time series) to assets",
+    responses=answers(json_ok(_RECORDED, "Recorded"), *BODY),
+)
 async def post_observations(request: Request, svc: Services, ctx: Writer) -> Response:
     _need_curator(ctx)
     items: list[ObservationIn] = _validated(
@@ -101,7 +130,11 @@ async def post_observations(request: Request, svc: Services, ctx: Writer) -> Res
     )
 
 
-@router.post("/lineage/edges", summary="Record lineage edges (upstream -> downstream)")
+@router.post(
+    "/lineage/edges",
+    summary="Record lineage edges (upstream -> downstream)",
+    responses=answers(json_ok(_EDGES, "Recorded"), *BODY),
+)
 async def post_lineage(request: Request, svc: Services, ctx: Writer) -> Response:
     """Admins, stewards and bots record any edge; an editor records edges into assets they
     own. Each edge is kept per source (the caller's origin), with first and last seen."""
@@ -125,7 +158,11 @@ def _cursor(after: str | None) -> tuple[int, int] | None:
     return int(ts), int(row)
 
 
-@router.get("/{plural}/{id}/observations", summary="Observations of an asset, newest first")
+@router.get(
+    "/{plural}/{id}/observations",
+    summary="Observations of an asset, newest first",
+    responses=answers(json_ok(_SERIES, "A page of observations"), *READ, 404),
+)
 def get_observations(
     svc: Services,
     _: Reader,
