@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,20 @@ def test_the_served_document_is_byte_stable(api: Api) -> None:
     second = api.anon.get("/openapi.json")
     assert first.status_code == 200
     assert first.content == second.content
+
+
+def test_docs_load_only_local_assets_that_answer(api: Api) -> None:
+    """/docs works without internet: every script, style and icon it loads is served here."""
+    page = api.anon.get("/docs")
+    assert page.status_code == 200
+    urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)
+    assert len(urls) >= 4, urls  # the script, the style, the icon and the document
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), f"{url} is not local"
+        got = api.anon.get(url)
+        assert got.status_code == 200, url
+        assert got.content, url
+    assert "/docs/assets/swagger-ui-bundle.js" in urls
+    bundle = api.anon.get("/docs/assets/swagger-ui-bundle.js")
+    assert bundle.headers["content-type"].startswith("text/javascript")
+    assert api.anon.get("/docs/assets/..%2Fcore.py").status_code == 404

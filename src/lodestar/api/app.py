@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 import lodestar
-from lodestar.api import metrics, problems, routing
+from lodestar.api import docs_ui, metrics, problems, routing
 from lodestar.api import openapi as oapi
 from lodestar.api.deps import AppServices, Reader
 from lodestar.api.fast_reads import FastReads
@@ -117,10 +117,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         version=lodestar.__version__,
         summary="One catalog, API first, for every data asset's metadata.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         openapi_url="/openapi.json",
     )
     problems.install(app)
+    docs_ui.install(app, app.title)
     fast = FastReads(settings, metrics.install(app))
     app.add_middleware(NulGuard)
 
