@@ -17,7 +17,7 @@ from lodestar.api import docs_ui, metrics, problems, routing
 from lodestar.api import openapi as oapi
 from lodestar.api.deps import AppServices, Reader
 from lodestar.api.fast_reads import FastReads
-from lodestar.api.guards import NulGuard
+from lodestar.api.guards import HeadAsGet, NulGuard
 from lodestar.api.routers import bulk, columns, events, observations, pipeline_runs, tokens
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
@@ -124,6 +124,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     docs_ui.install(app, app.title)
     fast = FastReads(settings, metrics.install(app))
     app.add_middleware(NulGuard)
+    app.add_middleware(HeadAsGet)
 
     @app.get(
         "/api/v1/health",

@@ -33,5 +33,12 @@ def events(
     if not after.isdigit() or len(after) > 18:
         raise BadRequest("'after' is an event cursor: a number from a previous page, or 0")
     items = svc.catalog.events(after=int(after), limit=limit, kinds=kind)
+    if not items and int(after) > 0 and int(after) > (last := svc.catalog.last_event()):
+        # A follower whose cursor is past the end (another server's, or a restored database)
+        # would otherwise wait forever for events that were numbered before it.
+        raise BadRequest(
+            f"'after' {after} is past the last event, {last}: this cursor is not from this "
+            "catalog; start again from 0 or from the last event you stored"
+        )
     cursor = str(items[-1].seq) if items else after
     return json_response({"data": [p.event_json(e) for e in items], "paging": {"after": cursor}})
