@@ -78,6 +78,26 @@ class LineageIn(BaseModel):
     to: EndIn
 
 
+_END = {
+    "type": "object",
+    "required": ["kind", "fqn"],
+    "properties": {"kind": {"type": "string"}, "fqn": {"type": "string"}},
+    "additionalProperties": False,
+}
+_EDGE = {
+    "type": "object",
+    "description": "Lineage from the upstream asset `from` to the downstream asset `to`.",
+    "required": ["from", "to"],
+    "properties": {"from": _END, "to": _END},
+    "additionalProperties": False,
+}
+
+
+def _array_body(item: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "array", "items": item}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def _need_curator(ctx: WriteContext) -> None:
     if not ctx.principal.writes_everything:
         raise Forbidden("recording observations needs an admin, steward or bot token")
@@ -103,6 +123,7 @@ def _validated(model: type[BaseModel], raw: Any) -> list[Any]:
     "/observations",
     summary="Append observations (time series) to assets",
     responses=answers(json_ok(_RECORDED, "Recorded"), *BODY),
+    openapi_extra=_array_body(ObservationIn.model_json_schema()),
 )
 async def post_observations(request: Request, svc: Services, ctx: Writer) -> Response:
     _need_curator(ctx)
@@ -134,6 +155,7 @@ async def post_observations(request: Request, svc: Services, ctx: Writer) -> Res
     "/lineage/edges",
     summary="Record lineage edges (upstream -> downstream)",
     responses=answers(json_ok(_EDGES, "Recorded"), *BODY),
+    openapi_extra=_array_body(_EDGE),
 )
 async def post_lineage(request: Request, svc: Services, ctx: Writer) -> Response:
     """Admins, stewards and bots record any edge; an editor records edges into assets they

@@ -51,7 +51,7 @@ def list_tokens(svc: Services, _: Admin) -> Response:
     "",
     summary="Issue a token; the secret is shown once",
     status_code=201,
-    responses=answers(json_ok(_ISSUED, "Issued", 201), *BODY),
+    responses=answers(json_ok(_ISSUED, "Issued", 201), *BODY, 409),
     openapi_extra={
         "requestBody": {
             "required": True,
