@@ -167,11 +167,25 @@ def test_reads_carry_an_etag_and_stale_if_match_is_412_on_every_write(api: Api) 
     )
     assert missing.status_code == 412, missing.text
 
-    # The current version (also as a weak ETag, and `*`) lets the write through.
-    put = api.client.put(
+    # A weak ETag never matches If-Match (RFC 9110), not even the current version's; an
+    # unterminated one is malformed.
+    weak = api.client.put(
         "/api/v1/tables",
         json=seed.table_body("etagged", description="v3"),
         headers={"If-Match": 'W/"2"'},
+    )
+    assert weak.status_code == 412, weak.text
+    assert problem_of(weak)["status"] == 412
+    for bad in ('"2', '2"', 'W/"2', "W/2"):
+        malformed = api.client.patch(
+            by_id, json={"description": "no"}, headers={**MERGE, "If-Match": bad}
+        )
+        assert malformed.status_code == 400, (bad, malformed.text)
+    # The current version (and `*`) lets the write through.
+    put = api.client.put(
+        "/api/v1/tables",
+        json=seed.table_body("etagged", description="v3"),
+        headers={"If-Match": '"2"'},
     )
     assert put.status_code == 200, put.text
     assert put.headers["ETag"] == '"3"'

@@ -13,10 +13,11 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 import lodestar
-from lodestar.api import metrics, problems, routing
+from lodestar.api import docs_ui, metrics, problems, routing
+from lodestar.api import openapi as oapi
 from lodestar.api.deps import AppServices, Reader
 from lodestar.api.fast_reads import FastReads
-from lodestar.api.guards import NulGuard
+from lodestar.api.guards import HeadAsGet, NulGuard
 from lodestar.api.routers import bulk, columns, events, observations, pipeline_runs, tokens
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
@@ -41,6 +42,36 @@ def _warn_clear_secrets(store: Store) -> None:
             len(found),
             found[0],
         )
+
+
+HEALTH = {
+    "type": "object",
+    "required": ["status", "version", "last_event"],
+    "properties": {
+        "status": {"const": "ok"},
+        "version": {"type": "string"},
+        "last_event": {"type": "integer"},
+    },
+}
+KINDS = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kind", "path", "description", "parents"],
+                "properties": {
+                    "kind": {"type": "string"},
+                    "path": {"type": "string"},
+                    "description": {"type": "string"},
+                    "parents": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        }
+    },
+}
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -86,20 +117,34 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         version=lodestar.__version__,
         summary="One catalog, API first, for every data asset's metadata.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         openapi_url="/openapi.json",
     )
     problems.install(app)
+    docs_ui.install(app, app.title)
     fast = FastReads(settings, metrics.install(app))
     app.add_middleware(NulGuard)
+    app.add_middleware(HeadAsGet)
 
-    @app.get("/api/v1/health", tags=["system"], summary="Liveness and database reachability")
+    @app.get(
+        "/api/v1/health",
+        tags=["system"],
+        summary="Liveness and database reachability",
+        response_class=Response,
+        responses=oapi.answers(oapi.json_ok(HEALTH, "Up, with the last event's number"), 400),
+    )
     def health() -> Response:
         svc: AppServices = app.state.services
         seq = svc.catalog.last_event()
         return json_response({"status": "ok", "version": lodestar.__version__, "last_event": seq})
 
-    @app.get("/api/v1/kinds", tags=["system"], summary="The asset kinds and their routes")
+    @app.get(
+        "/api/v1/kinds",
+        tags=["system"],
+        summary="The asset kinds and their routes",
+        response_class=Response,
+        responses=oapi.answers(oapi.json_ok(KINDS, "Every asset kind"), 400, 401),
+    )
     def kinds(_: Reader) -> Response:
         return json_response(
             {
@@ -131,13 +176,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        comps = schema.setdefault("components", {}).setdefault("schemas", {})
-        for kind in all_kinds():
-            s = kind.model.model_json_schema(
-                by_alias=True, ref_template="#/components/schemas/{model}"
-            )
-            comps.update(s.pop("$defs", {}))
-            comps[kind.model.__name__] = s
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(oapi.components())
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer"}
         }

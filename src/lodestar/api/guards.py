@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import unquote_to_bytes
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lodestar.api.problems import problem_body
 
@@ -40,3 +40,26 @@ class NulGuard:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+
+class HeadAsGet:
+    """HEAD answers as GET would, without the body (RFC 9110 9.3.2): FastAPI routes declare
+    GET only, so HEAD got 405 everywhere. Runs outermost, so routing, metrics and the lean
+    read path all see a GET; only the body is dropped on the way out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)

@@ -6,7 +6,7 @@ import base64
 from functools import lru_cache
 from typing import Any
 
-from lodestar.catalog.errors import BadRequest
+from lodestar.catalog.errors import BadRequest, VersionMismatch
 from lodestar.model.records import Asset, Event, VersionRecord, us_to_iso
 from lodestar.model.registry import get_kind
 
@@ -96,15 +96,25 @@ def etag(version: int) -> str:
 
 
 def parse_if_match(value: str | None) -> int | None:
+    """The version an If-Match names. If-Match compares strongly (RFC 9110 13.1.1): a weak
+    ETag never matches, so it fails the precondition rather than passing as a strong one."""
     if value is None or value.strip() == "*":
         return None
     v = value.strip()
-    if v.startswith("W/"):
-        v = v[2:]
-    v = v.strip('"')
-    if not v.isdigit():
+    weak = v.startswith("W/")
+    tag = v[2:] if weak else v
+    if len(tag) > 1 and tag[0] == tag[-1] == '"':
+        tag = tag[1:-1]
+    elif '"' in tag or weak:
+        tag = ""  # unterminated: `"3`, `3"`, `W/3`
+    if not tag.isdigit() or len(tag) > 18:
         raise BadRequest(f'If-Match must be an ETag from a read, such as "3" (got {value!r})')
-    return int(v)
+    if weak:
+        raise VersionMismatch(
+            f"If-Match {value!r} is a weak ETag, which never matches: send the ETag as read, "
+            f'such as "{tag}"'
+        )
+    return int(tag)
 
 
 def encode_cursor(fqn: str | None) -> str | None:

@@ -13,6 +13,17 @@ from starlette.responses import Response
 from lodestar.api import presenters as p
 from lodestar.api.bodies import media_type, read_json
 from lodestar.api.deps import Reader, Services, Writer
+from lodestar.api.openapi import (
+    BODY,
+    ETAG_HEADER,
+    READ,
+    WRITE,
+    answers,
+    json_ok,
+    page_name,
+    read_name,
+    ref,
+)
 from lodestar.catalog import InvalidInput, Key, Outcome
 from lodestar.model.records import iso_to_us
 from lodestar.model.registry import KindSpec
@@ -96,8 +107,16 @@ def _patch_schema() -> dict[str, Any]:
 
 
 def kind_router(kind: KindSpec) -> APIRouter:
-    r = APIRouter(prefix=f"/api/v1/{kind.plural}", tags=[kind.plural])
+    r = APIRouter(
+        prefix=f"/api/v1/{kind.plural}", tags=[kind.plural], default_response_class=Response
+    )
     name = kind.name
+    one = ref(read_name(kind))
+    got = json_ok(one, f"The {name}", 200)
+    written = {
+        **json_ok(one, "Updated (or unchanged: X-Lodestar-Change says which)", 200),
+        **json_ok(one, "Created", 201),
+    }
 
     def present(svc: Services, asset: Any, fields: set[str]) -> dict[str, Any]:
         out = p.asset_json(asset)
@@ -111,7 +130,11 @@ def kind_router(kind: KindSpec) -> APIRouter:
             out["provenance"] = asset.provenance
         return out
 
-    @r.get("", summary=f"List {kind.plural}")
+    @r.get(
+        "",
+        summary=f"List {kind.plural}",
+        responses=answers(json_ok(ref(page_name(kind)), "A page of them"), *READ),
+    )
     def list_assets(
         svc: Services,
         _: Reader,
@@ -152,13 +175,21 @@ def kind_router(kind: KindSpec) -> APIRouter:
         body = present(svc, asset, wanted)
         return json_response(body, headers={"ETag": p.etag(asset.version)})
 
-    @r.get("/name/{fqn:path}", summary=f"Get a {name} by FQN")
+    @r.get(
+        "/name/{fqn:path}",
+        summary=f"Get a {name} by FQN",
+        responses=answers(got, *READ, 404, headers=ETAG_HEADER),
+    )
     async def get_by_name(
         svc: Services, _: Reader, fqn: FQNPath, fields: Fields = None, as_of: AsOf = None
     ) -> Response:
         return await read_one(svc, Key(fqn=fqn), fields, as_of)
 
-    @r.get("/{id}", summary=f"Get a {name} by id")
+    @r.get(
+        "/{id}",
+        summary=f"Get a {name} by id",
+        responses=answers(got, *READ, 404, headers=ETAG_HEADER),
+    )
     async def get_by_id(
         svc: Services, _: Reader, id: AssetId, fields: Fields = None, as_of: AsOf = None
     ) -> Response:
@@ -169,6 +200,7 @@ def kind_router(kind: KindSpec) -> APIRouter:
         summary=f"Create a {name} (409 if it exists)",
         openapi_extra=_body_schema(kind),
         status_code=201,
+        responses=answers(json_ok(one, "Created", 201), *BODY, 409, headers=ETAG_HEADER),
     )
     async def create(request: Request, svc: Services, ctx: Writer) -> Response:
         body = await read_json(request, svc.settings.max_body_bytes)
@@ -178,6 +210,7 @@ def kind_router(kind: KindSpec) -> APIRouter:
         "",
         summary=f"Create or update a {name} by FQN (idempotent)",
         openapi_extra=_body_schema(kind),
+        responses=answers(written, *BODY, 409, 412, headers=ETAG_HEADER),
     )
     async def upsert(
         request: Request, svc: Services, ctx: Writer, if_match: IfMatch = None
@@ -188,6 +221,8 @@ def kind_router(kind: KindSpec) -> APIRouter:
             lambda: svc.catalog.upsert(name, body, ctx, if_match=version)
         )
         return _written(outcome)
+
+    patched = answers(json_ok(one, "Patched"), *BODY, 404, 409, 412, headers=ETAG_HEADER)
 
     async def _patch(
         request: Request, svc: Services, ctx: Writer, key: Key, if_match: str | None
@@ -204,17 +239,39 @@ def kind_router(kind: KindSpec) -> APIRouter:
         )
         return _written(outcome)
 
-    @r.patch("/name/{fqn:path}", summary=f"Patch a {name} by FQN", openapi_extra=_patch_schema())
+    @r.patch(
+        "/name/{fqn:path}",
+        summary=f"Patch a {name} by FQN",
+        openapi_extra=_patch_schema(),
+        responses=patched,
+    )
     async def patch_by_name(
         request: Request, svc: Services, ctx: Writer, fqn: FQNPath, if_match: IfMatch = None
     ) -> Response:
         return await _patch(request, svc, ctx, Key(fqn=fqn), if_match)
 
-    @r.patch("/{id}", summary=f"Patch a {name} by id", openapi_extra=_patch_schema())
+    @r.patch(
+        "/{id}",
+        summary=f"Patch a {name} by id",
+        openapi_extra=_patch_schema(),
+        responses=patched,
+    )
     async def patch_by_id(
         request: Request, svc: Services, ctx: Writer, id: AssetId, if_match: IfMatch = None
     ) -> Response:
         return await _patch(request, svc, ctx, Key(id=id), if_match)
+
+    deleted = answers(
+        {
+            **json_ok(one, "Soft-deleted: the asset as it is now"),
+            204: {"description": "Erased (hard=true)"},
+        },
+        *WRITE,
+        404,
+        409,
+        412,
+        headers=ETAG_HEADER,
+    )
 
     def _delete(
         svc: Services, ctx: Writer, key: Key, hard: bool, recursive: bool, if_match: str | None
@@ -228,7 +285,11 @@ def kind_router(kind: KindSpec) -> APIRouter:
             p.asset_json(asset, with_change=True), headers={"ETag": p.etag(asset.version)}
         )
 
-    @r.delete("/name/{fqn:path}", summary=f"Delete a {name} by FQN (soft unless hard=true)")
+    @r.delete(
+        "/name/{fqn:path}",
+        summary=f"Delete a {name} by FQN (soft unless hard=true)",
+        responses=deleted,
+    )
     def delete_by_name(
         svc: Services,
         ctx: Writer,
@@ -239,7 +300,11 @@ def kind_router(kind: KindSpec) -> APIRouter:
     ) -> Response:
         return _delete(svc, ctx, Key(fqn=fqn), hard, recursive, if_match)
 
-    @r.delete("/{id}", summary=f"Delete a {name} by id (soft unless hard=true)")
+    @r.delete(
+        "/{id}",
+        summary=f"Delete a {name} by id (soft unless hard=true)",
+        responses=deleted,
+    )
     def delete_by_id(
         svc: Services,
         ctx: Writer,
@@ -250,7 +315,11 @@ def kind_router(kind: KindSpec) -> APIRouter:
     ) -> Response:
         return _delete(svc, ctx, Key(id=id), hard, recursive, if_match)
 
-    @r.post("/{id}/restore", summary=f"Restore a soft-deleted {name} (and what it contained)")
+    @r.post(
+        "/{id}/restore",
+        summary=f"Restore a soft-deleted {name} (and what it contained)",
+        responses=answers(json_ok(one, "Restored"), *WRITE, 404, 409, 412, headers=ETAG_HEADER),
+    )
     def restore(
         svc: Services,
         ctx: Writer,
@@ -265,7 +334,11 @@ def kind_router(kind: KindSpec) -> APIRouter:
             p.asset_json(asset, with_change=True), headers={"ETag": p.etag(asset.version)}
         )
 
-    @r.get("/{id}/versions", summary=f"List the versions of a {name}")
+    @r.get(
+        "/{id}/versions",
+        summary=f"List the versions of a {name}",
+        responses=answers(json_ok(ref("VersionPage"), "Every version, oldest first"), *READ, 404),
+    )
     def versions(svc: Services, _: Reader, id: AssetId) -> Response:
         recs = svc.catalog.versions(name, Key(id=id))
         return json_response(
@@ -275,7 +348,11 @@ def kind_router(kind: KindSpec) -> APIRouter:
             }
         )
 
-    @r.get("/{id}/versions/{version}", summary=f"Get one version of a {name}")
+    @r.get(
+        "/{id}/versions/{version}",
+        summary=f"Get one version of a {name}",
+        responses=answers(json_ok(ref("Version"), "That version"), *READ, 404),
+    )
     def version(
         svc: Services, _: Reader, id: AssetId, version: Annotated[int, Path(ge=1, le=2**31 - 1)]
     ) -> Response:

@@ -18,11 +18,12 @@ from lodestar.api.bodies import (
     ndjson_lines,
 )
 from lodestar.api.deps import Services, Writer
+from lodestar.api.openapi import BODY, NDJSON, answers, ref
 from lodestar.api.problems import problem_body, status_of
 from lodestar.catalog import BadRequest, BulkLine, CatalogError, InvalidInput, Outcome
 from lodestar.runtime import gc_paused
 
-router = APIRouter(prefix="/api/v1", tags=["bulk"])
+router = APIRouter(prefix="/api/v1", tags=["bulk"], default_response_class=Response)
 CHUNK = 500
 NDJSON_TYPES = (
     "application/x-ndjson",
@@ -82,9 +83,21 @@ def _status_line(number: int, o: Outcome) -> dict[str, Any]:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            "description": "One JSON object per line: an asset's fields and its `kind`.",
+            "content": {NDJSON: {"schema": {"type": "string"}, "x-ndjson-line": ref("BulkLine")}},
         }
     },
+    responses=answers(
+        {
+            200: {
+                "description": "One status line per input line, in order (NDJSON)",
+                "content": {
+                    NDJSON: {"schema": {"type": "string"}, "x-ndjson-line": ref("BulkStatus")}
+                },
+            }
+        },
+        *BODY,
+    ),
 )
 async def bulk(
     request: Request,

@@ -9,13 +9,18 @@ from starlette.responses import Response
 
 from lodestar.api import presenters as p
 from lodestar.api.deps import Reader, Services
+from lodestar.api.openapi import READ, answers, json_ok, ref
 from lodestar.api.routers.assets import json_response
 from lodestar.catalog import BadRequest
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], default_response_class=Response)
 
 
-@router.get("/events", summary="Change events after a cursor, oldest first")
+@router.get(
+    "/events",
+    summary="Change events after a cursor, oldest first",
+    responses=answers(json_ok(ref("EventPage"), "The events after the cursor"), *READ),
+)
 def events(
     svc: Services,
     _: Reader,
@@ -28,5 +33,12 @@ def events(
     if not after.isdigit() or len(after) > 18:
         raise BadRequest("'after' is an event cursor: a number from a previous page, or 0")
     items = svc.catalog.events(after=int(after), limit=limit, kinds=kind)
+    if not items and int(after) > 0 and int(after) > (last := svc.catalog.last_event()):
+        # A follower whose cursor is past the end (another server's, or a restored database)
+        # would otherwise wait forever for events that were numbered before it.
+        raise BadRequest(
+            f"'after' {after} is past the last event, {last}: this cursor is not from this "
+            "catalog; start again from 0 or from the last event you stored"
+        )
     cursor = str(items[-1].seq) if items else after
     return json_response({"data": [p.event_json(e) for e in items], "paging": {"after": cursor}})

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from lodestar.api import presenters as p
 from lodestar.api.bodies import read_json
 from lodestar.api.deps import Reader, Services, Writer
+from lodestar.api.openapi import BODY, READ, answers, json_ok
 from lodestar.api.routers.assets import After, json_response
 from lodestar.catalog import BadRequest, Forbidden, InvalidInput, Key, WriteContext
 from lodestar.catalog.observations import Observation
@@ -19,7 +20,31 @@ from lodestar.lineage.edges import add_lineage
 from lodestar.model.records import iso_to_us, us_to_iso
 from lodestar.model.registry import find_kind
 
-router = APIRouter(prefix="/api/v1", tags=["observations"])
+router = APIRouter(prefix="/api/v1", tags=["observations"], default_response_class=Response)
+_OBJECTS = {"type": "array", "items": {"type": "object"}}
+_RECORDED = {
+    "type": "object",
+    "required": ["recorded", "duplicates", "problems"],
+    "properties": {
+        "recorded": {"type": "integer"},
+        "duplicates": {"type": "integer"},
+        "problems": _OBJECTS,
+    },
+}
+_EDGES = {
+    "type": "object",
+    "required": ["added", "refreshed", "problems"],
+    "properties": {
+        "added": {"type": "integer"},
+        "refreshed": {"type": "integer"},
+        "problems": _OBJECTS,
+    },
+}
+_SERIES = {
+    "type": "object",
+    "required": ["data", "paging"],
+    "properties": {"data": _OBJECTS, "paging": {"$ref": "#/components/schemas/Paging"}},
+}
 
 
 class ObservationIn(BaseModel):
@@ -53,6 +78,26 @@ class LineageIn(BaseModel):
     to: EndIn
 
 
+_END = {
+    "type": "object",
+    "required": ["kind", "fqn"],
+    "properties": {"kind": {"type": "string"}, "fqn": {"type": "string"}},
+    "additionalProperties": False,
+}
+_EDGE = {
+    "type": "object",
+    "description": "Lineage from the upstream asset `from` to the downstream asset `to`.",
+    "required": ["from", "to"],
+    "properties": {"from": _END, "to": _END},
+    "additionalProperties": False,
+}
+
+
+def _array_body(item: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "array", "items": item}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def _need_curator(ctx: WriteContext) -> None:
     if not ctx.principal.writes_everything:
         raise Forbidden("recording observations needs an admin, steward or bot token")
@@ -74,7 +119,12 @@ def _validated(model: type[BaseModel], raw: Any) -> list[Any]:
     return out
 
 
-@router.post("/observations", summary="Append observations (time series) to assets")
+@router.post(
+    "/observations",
+    summary="Append observations (time series) to assets",
+    responses=answers(json_ok(_RECORDED, "Recorded"), *BODY),
+    openapi_extra=_array_body(ObservationIn.model_json_schema()),
+)
 async def post_observations(request: Request, svc: Services, ctx: Writer) -> Response:
     _need_curator(ctx)
     items: list[ObservationIn] = _validated(
@@ -101,7 +151,12 @@ async def post_observations(request: Request, svc: Services, ctx: Writer) -> Res
     )
 
 
-@router.post("/lineage/edges", summary="Record lineage edges (upstream -> downstream)")
+@router.post(
+    "/lineage/edges",
+    summary="Record lineage edges (upstream -> downstream)",
+    responses=answers(json_ok(_EDGES, "Recorded"), *BODY),
+    openapi_extra=_array_body(_EDGE),
+)
 async def post_lineage(request: Request, svc: Services, ctx: Writer) -> Response:
     """Admins, stewards and bots record any edge; an editor records edges into assets they
     own. Each edge is kept per source (the caller's origin), with first and last seen."""
@@ -125,7 +180,11 @@ def _cursor(after: str | None) -> tuple[int, int] | None:
     return int(ts), int(row)
 
 
-@router.get("/{plural}/{id}/observations", summary="Observations of an asset, newest first")
+@router.get(
+    "/{plural}/{id}/observations",
+    summary="Observations of an asset, newest first",
+    responses=answers(json_ok(_SERIES, "A page of observations"), *READ, 404),
+)
 def get_observations(
     svc: Services,
     _: Reader,

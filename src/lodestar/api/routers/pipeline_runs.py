@@ -10,11 +10,30 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lodestar.api.deps import Reader, Services, Writer
+from lodestar.api.openapi import READ, WRITE, answers, json_ok
 from lodestar.api.routers.assets import json_response
 from lodestar.catalog import Forbidden
 from lodestar.model.records import us_to_iso
 
-router = APIRouter(prefix="/api/v1/ingestion-pipelines", tags=["ingestion-pipelines"])
+router = APIRouter(
+    prefix="/api/v1/ingestion-pipelines",
+    tags=["ingestion-pipelines"],
+    default_response_class=Response,
+)
+_RUNS = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "array", "items": {"type": "object"}}},
+}
+_QUEUED = {
+    "type": "object",
+    "required": ["pipeline", "status", "runs"],
+    "properties": {
+        "pipeline": {"type": "string"},
+        "status": {"const": "queued"},
+        "runs": {"type": "string"},
+    },
+}
 
 
 def _run_json(run: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +48,11 @@ def _run_json(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/{id}/runs", summary="The pipeline's latest runs, newest first")
+@router.get(
+    "/{id}/runs",
+    summary="The pipeline's latest runs, newest first",
+    responses=answers(json_ok(_RUNS, "The latest runs"), *READ, 404),
+)
 async def list_runs(
     id: str,
     svc: Services,
@@ -46,7 +69,7 @@ async def list_runs(
     "/{id}/runs",
     status_code=202,
     summary="Run the pipeline now, in the server's scheduler",
-    responses={409: {"description": "Deleted, already running, or no scheduler here"}},
+    responses=answers(json_ok(_QUEUED, "Queued", 202), *WRITE, 404, 409),
 )
 async def run_now(id: str, svc: Services, ctx: Writer) -> Response:
     from lodestar.ingest.service import ask_to_run

@@ -12,10 +12,22 @@ from starlette.responses import Response
 
 from lodestar.api.bodies import read_json
 from lodestar.api.deps import Admin, Services
+from lodestar.api.openapi import BODY, WRITE, answers, json_ok
 from lodestar.api.routers.assets import json_response
 from lodestar.catalog import InvalidInput
 
-router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
+router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], default_response_class=Response)
+_STR = {"type": "string"}
+_TOKENS = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "array", "items": {"type": "object"}}},
+}
+_ISSUED = {
+    "type": "object",
+    "required": ["name", "role", "token"],
+    "properties": {"name": _STR, "role": _STR, "token": {**_STR, "description": "Shown once."}},
+}
 
 
 class TokenCreate(BaseModel):
@@ -26,7 +38,11 @@ class TokenCreate(BaseModel):
     ttl_days: int | None = Field(None, ge=1, le=3650)
 
 
-@router.get("", summary="List tokens (never their secrets)")
+@router.get(
+    "",
+    summary="List tokens (never their secrets)",
+    responses=answers(json_ok(_TOKENS, "Every token"), 400, 401, 403),
+)
 def list_tokens(svc: Services, _: Admin) -> Response:
     return json_response({"data": [asdict(t) for t in svc.tokens.list()]})
 
@@ -35,6 +51,7 @@ def list_tokens(svc: Services, _: Admin) -> Response:
     "",
     summary="Issue a token; the secret is shown once",
     status_code=201,
+    responses=answers(json_ok(_ISSUED, "Issued", 201), *BODY, 409),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -55,7 +72,12 @@ async def create_token(request: Request, svc: Services, _: Admin) -> Response:
     return json_response({"name": body.name, "role": body.role, "token": token}, 201)
 
 
-@router.delete("/{name}", summary="Revoke a token", status_code=204)
+@router.delete(
+    "/{name}",
+    summary="Revoke a token",
+    status_code=204,
+    responses=answers({204: {"description": "Revoked"}}, *WRITE, 404),
+)
 def revoke_token(svc: Services, _: Admin, name: Annotated[str, Path()]) -> Response:
     svc.tokens.revoke(name)
     return Response(status_code=204)
