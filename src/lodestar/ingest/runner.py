@@ -78,6 +78,8 @@ class _Run:
     counted: set[tuple[str, str]] = field(default_factory=set)
     # unit key -> fingerprint, for the committed units whose assets are all still live
     previous: dict[str, str] = field(default_factory=dict)
+    # keys of the units that failed in this run (to extract or to write)
+    failed: set[str] = field(default_factory=set)
 
     @property
     def pipeline(self) -> str:
@@ -103,6 +105,7 @@ class _Run:
     def keep_prior(self, key: str) -> None:
         """A unit that failed keeps what it committed before: not stale, not deleted, and
         read again next run (its fingerprint no longer matches the source)."""
+        self.failed.add(key)
         st = self.run.units.get(key)
         if st is not None and key not in self.units_now:
             self.units_now[key] = UnitState(self.run.run_id, st.fingerprint, st.assets)
@@ -221,11 +224,23 @@ class _Run:
     ) -> None:
         opts = self.recipe.options
         current = {k for k, st in self.units_now.items() if st.run_id == self.run.run_id}
-        stale_keys = [k for k in self.run.units if k not in current]
+
+        def under_failed(name: str) -> bool:
+            """Whether `name` (a unit key or an asset FQN) is in the scope of a failed unit: a
+            database or schema that failed did not list what it holds, so none of it is
+            stale."""
+            return any(name == f or name.startswith(f + ".") for f in self.failed)
+
+        stale_keys = [k for k in self.run.units if k not in current and not under_failed(k)]
         if not stale_keys:
             return
         seen = {a for k in current for a in self.units_now[k].assets}
-        stale = {a for k in stale_keys for a in self.run.units[k].assets} - seen
+        stale = {
+            a
+            for k in stale_keys
+            for a in self.run.units[k].assets
+            if a not in seen and not under_failed(a[1])
+        }
         ratio = len(stale_keys) / (len(stale_keys) + len(current))
         if ratio > opts.max_deletion_ratio:
             self.report.warn(
@@ -329,12 +344,12 @@ def run_pipeline(
             source.close()
     for w in ctx.warnings:
         report.warn(w)
-    if complete and recipe.options.mark_deleted and report.units_failed:
-        report.warn(
-            f"not deleting stale assets: {report.units_failed} units failed, so what was not "
-            "seen may still exist; stale removal runs after the next complete run"
-        )
-    elif complete and recipe.options.mark_deleted:
+    # Stale removal runs after every complete run, also one with failed units: a failed unit
+    # keeps what it committed before (keep_prior), and so does everything under its key (a
+    # failed database or schema), while what the units that did complete no longer list goes.
+    # One unit failing for a reason of its own (a broken view) must not keep every dropped
+    # table of the source in the catalog for as long as it fails.
+    if complete and recipe.options.mark_deleted:
         try:
             assert source is not None
             r.remove_stale(scope, source.in_scope)
