@@ -562,3 +562,70 @@ def test_a_recipe_enriches_what_the_duckdb_connector_wrote(
     fct = catalog.get("table", Key(fqn=T["fct_orders"]))
     assert fct.doc["description"] == "Orders with their payments, built incrementally."
     assert fct.version > 1
+
+
+def _two_writers(dbt_run: DbtRun, tmp: Path) -> tuple[Path, Any, Any]:
+    """A copy of the warehouse where landing.orders.id is NOT NULL and the table has a comment
+    of the database's own; recipes for the duckdb connector and for dbt on the same service."""
+    (tmp / "db").mkdir()
+    warehouse = tmp / "db" / dbt_run.warehouse.name
+    shutil.copy(dbt_run.warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("ALTER TABLE landing.orders ALTER COLUMN id SET NOT NULL")
+        con.execute("COMMENT ON TABLE landing.orders IS 'Loaded hourly by the landing job.'")
+    finally:
+        con.close()
+    duck = parse_recipe(
+        {
+            "pipeline": "warehouse",
+            "source": {
+                "type": "duckdb",
+                "config": {"service": "warehouse", "path": str(warehouse)},
+            },
+        }
+    )
+    dbt_config = {
+        "manifest_path": str(dbt_run.manifest),
+        "catalog_path": str(dbt_run.catalog),
+        "run_results_path": str(dbt_run.run_results),
+        "service": "warehouse",
+    }
+    dbt = parse_recipe(
+        {"pipeline": "warehouse-dbt", "source": {"type": "dbt", "config": dbt_config}}
+    )
+    return warehouse, duck, dbt
+
+
+def test_two_writers_do_not_flip_nullable(
+    dbt_run: DbtRun, catalog: Catalog, tmp_path: Path
+) -> None:
+    """dbt does not know a source column's nullability: its writes must keep the database's
+    `false`, not send the model default `true` (the two would alternate forever)."""
+    warehouse, duck, dbt = _two_writers(dbt_run, tmp_path)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        in_source = dict(
+            con.execute(
+                "SELECT column_name, is_nullable = 'YES' FROM information_schema.columns "
+                "WHERE table_schema = 'landing' AND table_name = 'orders'"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert in_source["id"] is False and in_source["status"] is True
+
+    def nullable() -> dict[str, bool]:
+        doc = catalog.get("table", Key(fqn=T["orders"])).doc
+        return {c["name"]: c["nullable"] for c in doc["columns"]}
+
+    state = StateStore(catalog.store)
+    versions = []
+    for _ in range(3):
+        for recipe in (duck, dbt):
+            sink = CatalogSink(catalog, recipe.pipeline)
+            report = run_pipeline(recipe, sink, state)
+            assert report.failures == [], report.failures
+            assert nullable() == in_source, recipe.pipeline
+        versions.append(catalog.get("table", Key(fqn=T["orders"])).version)
+    assert versions[1] == versions[2], "the two writers keep changing the table"

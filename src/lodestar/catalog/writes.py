@@ -30,6 +30,7 @@ from lodestar.model import fqn as fqn_mod
 from lodestar.model.common import READ_ONLY_FIELDS, AssetSpec, RefUse
 from lodestar.model.ids import column_id, new_id
 from lodestar.model.kinds.custom_property import CustomProperty
+from lodestar.model.kinds.table import fill_column_defaults
 from lodestar.model.records import Asset, Origin, now_us
 from lodestar.model.registry import KindSpec, find_kind, get_kind
 from lodestar.store import assets as q
@@ -326,6 +327,7 @@ class Planner:
             )
             if doc != line.doc:
                 ref_uses = list(line.kind.model.model_validate(doc).references())
+        doc = fill_column_defaults(doc)
         # What the asset will hold, person edits kept: an automated write that leaves out a
         # value a person set does not remove it.
         self._check_custom(
