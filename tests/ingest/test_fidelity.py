@@ -3,13 +3,18 @@ catalog (pg_class, information_schema), on the real databases."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from lodestar.catalog import Key
+from lodestar.ingest.recipe import Recipe, parse_recipe
 from lodestar.model import fqn
 
+from .conftest import MARIA_HOST, MARIA_PORT, _maria_connect
 from .test_self_healing import Env, PgSource, env, pg_source  # noqa: F401 - fixtures
 
 # Names PostgreSQL allows that once failed the FQN rules: trailing and leading white space, a
@@ -71,3 +76,90 @@ def test_every_name_postgres_allows_is_catalogued_and_round_trips(
     assert (again.status, again.deleted) == ("success", 2), again.failures
     left = _live(env, fqn.join(["pg", pg_source.database, "sales"]) + ".")
     assert sorted(a.doc["name"] for a in left.values()) == _pg_relnames(pg_source, "sales")
+
+
+# -- MariaDB -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Maria:
+    schema: str
+
+    def execute(self, *statements: str) -> None:
+        conn = _maria_connect()
+        try:
+            with conn.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql.replace("{s}", self.schema))
+        finally:
+            conn.close()
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = _maria_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def recipe(self) -> Recipe:
+        config = {"service": "my", "host": MARIA_HOST, "port": MARIA_PORT, "username": "root"}
+        return parse_recipe(
+            {
+                "pipeline": "maria",
+                "source": {"type": "mysql", "config": config},
+                "filters": {"schemas": {"include": [self.schema]}},
+                "options": {"retry": {"attempts": 2, "base_delay": 0.01, "max_delay": 0.02}},
+            }
+        )
+
+    def fqn(self, name: str) -> str:
+        return fqn.join(["my", "default", self.schema, name])
+
+
+@pytest.fixture
+def maria(maria_server: None) -> Iterator[Maria]:
+    m = Maria(f"lt{uuid.uuid4().hex[:8]}_fid")
+    m.execute("CREATE DATABASE `{s}` CHARACTER SET utf8mb4")
+    try:
+        yield m
+    finally:
+        m.execute("DROP DATABASE IF EXISTS `{s}`")
+
+
+def test_a_unique_key_and_a_foreign_key_may_share_a_name(
+    maria: Maria,
+    env: Env,  # noqa: F811
+) -> None:
+    maria.execute(
+        "CREATE TABLE `{s}`.parent (id INT PRIMARY KEY)",
+        "CREATE TABLE `{s}`.child (a INT, b INT, UNIQUE KEY k1 (a), KEY kb (b), "
+        "CONSTRAINT k1 FOREIGN KEY (b) REFERENCES `{s}`.parent (id))",
+    )
+    report = env.run(maria.recipe())
+    assert (report.status, report.failures) == ("success", [])
+
+    in_source = maria.query(
+        "SELECT k.constraint_name, t.constraint_type, k.column_name, k.referenced_table_name, "
+        "k.referenced_column_name FROM information_schema.key_column_usage k "
+        "JOIN information_schema.table_constraints t ON t.table_schema = k.table_schema "
+        "AND t.table_name = k.table_name AND t.constraint_name = k.constraint_name "
+        "AND (k.referenced_table_name IS NULL) = (t.constraint_type <> 'FOREIGN KEY') "
+        "WHERE k.table_schema = %s AND k.table_name = 'child' ORDER BY 2, 3",
+        maria.schema,
+    )
+    assert [r[1:] for r in in_source] == [
+        ("FOREIGN KEY", "b", "parent", "id"),
+        ("UNIQUE", "a", None, None),
+    ]
+    child = env.catalog.get("table", Key(fqn=maria.fqn("child"))).doc
+    assert {c["name"]: c.get("constraint") for c in child["columns"]} == {"a": "unique", "b": None}
+    assert child["constraints"] == [
+        {
+            "type": "foreign_key",
+            "columns": ["b"],
+            "referred_table": maria.fqn("parent"),
+            "referred_columns": ["id"],
+        }
+    ]

@@ -116,6 +116,9 @@ _CONSTRAINTS, _CONSTRAINTS_NAMED = _catalog_query(
     JOIN information_schema.table_constraints t
       ON t.constraint_schema = k.constraint_schema AND t.table_schema = k.table_schema
      AND t.table_name = k.table_name AND t.constraint_name = k.constraint_name
+     -- a UNIQUE key and a FOREIGN KEY may share a name: a usage row with a referenced
+     -- table belongs to the foreign key, one without to the other constraint
+     AND (k.referenced_table_name IS NULL) = (t.constraint_type <> 'FOREIGN KEY')
     WHERE k.table_schema = :schema
       AND t.constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
     """,
