@@ -400,7 +400,7 @@ def test_dependencies_are_lineage(units: list[Unit]) -> None:
 def test_test_results_are_observations_on_the_tested_table(units: list[Unit]) -> None:
     results: dict[str, list[dict[str, Any]]] = {}
     for u in units:
-        for kind, fqn, name, value in u.observations:
+        for kind, fqn, name, value, *_key in u.observations:
             assert (kind, name) == ("table", "test_result")
             results.setdefault(fqn, []).append(value)
     summary = {
@@ -629,3 +629,42 @@ def test_two_writers_do_not_flip_nullable(
             assert nullable() == in_source, recipe.pipeline
         versions.append(catalog.get("table", Key(fqn=T["orders"])).version)
     assert versions[1] == versions[2], "the two writers keep changing the table"
+
+
+def test_one_test_execution_is_one_result_however_often_its_unit_is_sent(
+    dbt_run: DbtRun, catalog: Catalog, tmp_path: Path
+) -> None:
+    """A model's unit is sent again when something else about it changes (here its
+    description); the test results of the same dbt invocation must not be stored again."""
+    manifest = json.loads(dbt_run.manifest.read_text())
+    copy = tmp_path / "manifest.json"
+    copy.write_text(json.dumps(manifest))
+    config = {
+        "manifest_path": str(copy),
+        "catalog_path": str(dbt_run.catalog),
+        "run_results_path": str(dbt_run.run_results),
+        "service": "warehouse",
+    }
+    recipe = parse_recipe({"pipeline": "dbt", "source": {"type": "dbt", "config": config}})
+    state = StateStore(catalog.store)
+    log = ObservationLog(catalog.store)
+    results = json.loads(dbt_run.run_results.read_text())
+    executed = {r["unique_id"] for r in results["results"] if r["unique_id"].startswith("test.")}
+
+    def stored() -> list[dict[str, Any]]:
+        customers = catalog.get("table", Key(fqn=T["customers"]))
+        return [r["value"] for r in log.read(customers.id, "test_result")]
+
+    first = run_pipeline(recipe, CatalogSink(catalog, "dbt"), state)
+    assert first.failures == []
+    assert [v["test"] for v in stored()] == [t for t in executed if "customers_email" in t]
+
+    node = manifest["nodes"]["model.lodestar_shop.customers"]
+    node["description"] = "Customers, described again."
+    copy.write_text(json.dumps(manifest))
+    second = run_pipeline(recipe, CatalogSink(catalog, "dbt"), state)
+    assert second.failures == []
+    assert catalog.get("table", Key(fqn=T["customers"])).doc["description"] == (
+        "Customers, described again."
+    )
+    assert len(stored()) == 1, stored()

@@ -27,7 +27,7 @@ from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.recipe import Recipe, errors_text, expand_env
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.sinks import PIPELINE_KIND, FollowUp, LineResult, Sink
-from lodestar.ingest.source import Source, SourceContext, Unit
+from lodestar.ingest.source import ObservationItem, Source, SourceContext, Unit
 from lodestar.ingest.state import RunState, StateStore, UnitState
 from lodestar.jobs import models as jobs_models
 from lodestar.jobs.models import Backoff, JobRun
@@ -48,6 +48,14 @@ def _digest(value: Any) -> str:
 def fingerprint(unit: Unit) -> str:
     """The source's own fingerprint of the unit, else a digest of everything it carries."""
     return unit.fingerprint or _digest([unit.assets, unit.lineage, unit.observations])
+
+
+def _observation(item: ObservationItem) -> Observation:
+    if len(item) == 5:
+        kind, fqn, name, value, key = item
+        return Observation(kind, fqn, name, value, idempotency_key=key)
+    kind, fqn, name, value = item
+    return Observation(kind, fqn, name, value)
 
 
 def open_source(
@@ -199,12 +207,7 @@ class _Run:
             return FollowUp()
         # Observations of a skipped unit are the ones already recorded: only new facts go in.
         ok = {w[0] for w in written}
-        obs = [
-            Observation(kind, fqn, name, value)
-            for u in to_send
-            if u.key in ok
-            for kind, fqn, name, value in u.observations
-        ]
+        obs = [_observation(o) for u in to_send if u.key in ok for o in u.observations]
         self.report.observations += len(obs)
         self.report.lineage_edges += len(lineage)
         pipeline, run_id = self.pipeline, self.run.run_id

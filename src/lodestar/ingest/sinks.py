@@ -248,6 +248,7 @@ class ServerSink:
     def observe(self, items: Sequence[Observation]) -> list[str]:
         body = [
             {"kind": o.kind, "fqn": o.fqn, "observation": o.observation, "value": o.value}
+            | ({"idempotency_key": o.idempotency_key} if o.idempotency_key else {})
             for o in items
         ]
         result = self.client.request_json("POST", "/api/v1/observations", json_body=body)
