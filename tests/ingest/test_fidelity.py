@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+import psycopg
 import pytest
 
 from lodestar.catalog import Key
@@ -163,3 +165,80 @@ def test_a_unique_key_and_a_foreign_key_may_share_a_name(
             "referred_columns": ["id"],
         }
     ]
+
+
+def test_a_broken_mariadb_view_is_reported_and_its_last_version_kept(
+    maria: Maria,
+    env: Env,  # noqa: F811
+) -> None:
+    maria.execute(
+        "CREATE TABLE `{s}`.base (x INT, y TEXT)",
+        "CREATE TABLE `{s}`.other (id INT)",
+        "CREATE VIEW `{s}`.v AS SELECT x, y FROM `{s}`.base",
+    )
+    recipe = maria.recipe()
+    assert env.run(recipe).status == "success"
+    first = env.catalog.get("table", Key(fqn=maria.fqn("v")))
+    assert [c["name"] for c in first.doc["columns"]] == ["x", "y"]
+
+    maria.execute("DROP TABLE `{s}`.base")
+    listed = maria.query(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = %s "
+        "AND table_name = 'v'",
+        maria.schema,
+    )
+    assert listed == [(0,)]  # what the connector used to store as the view's columns
+
+    report = env.run(recipe)
+    assert report.status == "partial"
+    assert report.units_failed == 1
+    assert maria.fqn("v") in report.failures[0] and "broken" in report.failures[0]
+    assert "references invalid table" in report.failures[0], report.failures  # the server's
+    view = env.catalog.get("table", Key(fqn=maria.fqn("v")))
+    assert view.deleted is False
+    assert [c["name"] for c in view.doc["columns"]] == ["x", "y"]
+    assert view.version == first.version
+
+
+def test_a_broken_duckdb_view_is_reported_and_its_last_version_kept(
+    env: Env,  # noqa: F811
+) -> None:
+    path = env.tmp / "shop.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE base (x INT, y TEXT); CREATE VIEW v AS SELECT x, y FROM base;")
+    con.close()
+    recipe = parse_recipe(
+        {
+            "pipeline": "duck",
+            "source": {"type": "duckdb", "config": {"service": "d", "path": str(path)}},
+        }
+    )
+    assert env.run(recipe).status == "success"
+    v_fqn = fqn.join(["d", "shop", "main", "v"])
+
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE base")
+    # DuckDB still lists the columns the view had; only reading it fails
+    assert con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'v'"
+    ).fetchall() == [("x",), ("y",)]
+    with pytest.raises(duckdb.CatalogException):
+        con.execute("SELECT * FROM v")
+    con.close()
+
+    report = env.run(recipe)
+    assert report.status == "partial"
+    assert report.units_failed == 1
+    assert v_fqn in report.failures[0] and "base" in report.failures[0], report.failures
+    view = env.catalog.get("table", Key(fqn=v_fqn))
+    assert view.deleted is False
+    assert view.version == 1
+
+
+def test_postgres_does_not_let_a_view_break(pg_source: PgSource) -> None:  # noqa: F811
+    """The promise holds on PostgreSQL by construction: a table a view reads cannot be
+    dropped without dropping the view (so stale removal, not a broken view, applies)."""
+    with pg_source.connect() as conn:
+        conn.execute("CREATE TABLE base (x int); CREATE VIEW v AS SELECT x FROM base")
+        with pytest.raises(psycopg.errors.DependentObjectsStillExist):
+            conn.execute("DROP TABLE base")

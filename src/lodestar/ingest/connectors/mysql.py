@@ -36,6 +36,7 @@ from lodestar.ingest.connectors.sql_common import (
     ServerConfig,
     ServerSQLSource,
     TableMeta,
+    driver_message,
     expect_config,
     fetch,
 )
@@ -77,6 +78,21 @@ _CONTYPES: dict[str, Literal["primary_key", "unique", "foreign_key"]] = {
 
 _SCHEMAS = sa.text("SELECT schema_name AS schema_name FROM information_schema.schemata")
 _BY_NAME = " AND {table}table_name IN :names"
+
+
+def _broken_view(conn: Connection, schema: str, name: str) -> str:
+    """A view always has a column; information_schema lists none for one whose tables,
+    columns or definer are gone (with a warning, not an error). Reading it says why."""
+    reason = "information_schema lists no column for it"
+    try:
+        conn.execute(sa.text(f"SELECT * FROM {_ident(schema)}.{_ident(name)} LIMIT 0")).all()
+    except sa.exc.DBAPIError as e:
+        reason = driver_message(e)
+    return f"view {name!r} is broken, skipped: {reason}"
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _catalog_query(sql: str, table: str = "") -> tuple[sa.TextClause, sa.TextClause]:
@@ -292,6 +308,9 @@ class MySQLSource(ServerSQLSource):
                 columns[tname].append((int(pos), column))
         for tname, cols in columns.items():
             tables[tname].columns = [c for _, c in sorted(cols, key=lambda pc: pc[0])]
+        for table in tables.values():
+            if table.table_type == "view" and not table.columns:
+                table.error = _broken_view(conn, schema, table.name)
         keys: dict[tuple[str, str, str], list[tuple[int, str, str | None, str | None, Any]]] = {}
         for row in rows(_CONSTRAINTS, _CONSTRAINTS_NAMED):
             sch, tname, cname, ctype, col, pos, ref_schema, ref_table, ref_col = row
