@@ -26,14 +26,14 @@ from pydantic import ValidationError
 
 from lodestar.auth.principal import Principal
 from lodestar.catalog import BulkLine, Catalog, Key, WriteContext
-from lodestar.catalog.observations import Observation, ObservationLog
+from lodestar.catalog.observations import ObservationLog
 from lodestar.ingest import registry
 from lodestar.ingest.connectors.dbt import DbtConfig, DbtSource
 from lodestar.ingest.connectors.duckdb import DuckDBConfig, DuckDBSource
 from lodestar.ingest.errors import PermanentError
 from lodestar.ingest.patterns import Filter, Filters
 from lodestar.ingest.recipe import parse_recipe
-from lodestar.ingest.runner import run_pipeline
+from lodestar.ingest.runner import run_pipeline, to_observation
 from lodestar.ingest.sinks import CatalogSink
 from lodestar.ingest.source import Options, SourceContext, Unit
 from lodestar.ingest.state import StateStore
@@ -510,7 +510,7 @@ def test_units_lineage_and_results_land_in_the_catalog(units: list[Unit], catalo
     assert result.problems == []
     assert result.added == 10
     log = ObservationLog(catalog.store)
-    assert log.record([Observation(*o) for u in units for o in u.observations], BOT) == []
+    assert log.record([to_observation(o) for u in units for o in u.observations], BOT) == []
 
     customers = catalog.get("table", Key(fqn=T["customers"]))
     assert customers.doc["owners"] == [{"kind": "user", "fqn": "ada"}]

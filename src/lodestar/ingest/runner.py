@@ -50,7 +50,7 @@ def fingerprint(unit: Unit) -> str:
     return unit.fingerprint or _digest([unit.assets, unit.lineage, unit.observations])
 
 
-def _observation(item: ObservationItem) -> Observation:
+def to_observation(item: ObservationItem) -> Observation:
     if len(item) == 5:
         kind, fqn, name, value, key = item
         return Observation(kind, fqn, name, value, idempotency_key=key)
@@ -207,7 +207,7 @@ class _Run:
             return FollowUp()
         # Observations of a skipped unit are the ones already recorded: only new facts go in.
         ok = {w[0] for w in written}
-        obs = [_observation(o) for u in to_send if u.key in ok for o in u.observations]
+        obs = [to_observation(o) for u in to_send if u.key in ok for o in u.observations]
         self.report.observations += len(obs)
         self.report.lineage_edges += len(lineage)
         pipeline, run_id = self.pipeline, self.run.run_id
