@@ -27,7 +27,7 @@ from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.recipe import Recipe, errors_text, expand_env
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.sinks import PIPELINE_KIND, FollowUp, LineResult, Sink
-from lodestar.ingest.source import ObservationItem, Source, SourceContext, Unit
+from lodestar.ingest.source import ObservationItem, Source, SourceConfig, SourceContext, Unit
 from lodestar.ingest.state import RunState, StateStore, UnitState
 from lodestar.jobs import models as jobs_models
 from lodestar.jobs.models import Backoff, JobRun
@@ -58,17 +58,26 @@ def to_observation(item: ObservationItem) -> Observation:
     return Observation(kind, fqn, name, value)
 
 
-def open_source(
-    recipe: Recipe, ctx: SourceContext, limits: ServerRunLimits | None = None
-) -> Source:
+def source_config(
+    recipe: Recipe, limits: ServerRunLimits | None = None
+) -> tuple[type[Source], SourceConfig]:
+    """The recipe's connector and its validated config; ConfigError naming the field by its
+    full path (`source.config.host: Field required`) when either is wrong."""
     cls = registry.load(recipe.source.type)
     config_data = expand_env(recipe.source.config, "source.config", limits)
     if limits is not None:
         limits.check(config_data, "source.config")
     try:
-        config = cls.config_model.model_validate(config_data)
+        return cls, cls.config_model.model_validate(config_data)
     except ValidationError as e:
-        raise ConfigError(f"invalid {recipe.source.type} config: {errors_text(e)}") from None
+        where = errors_text(e, prefix="source.config")
+        raise ConfigError(f"invalid {recipe.source.type} config: {where}") from None
+
+
+def open_source(
+    recipe: Recipe, ctx: SourceContext, limits: ServerRunLimits | None = None
+) -> Source:
+    cls, config = source_config(recipe, limits)
     return cls(config, ctx)
 
 
@@ -285,30 +294,35 @@ def run_pipeline(
     `limits`: what a run by the server may reach (None: a local run, unlimited)."""
     report = RunReport(recipe.pipeline, dry_run=dry_run)
     ctx = SourceContext(recipe.pipeline, recipe.filters, recipe.options)
+    # A recipe the connector cannot take is a recipe error, like a bad field elsewhere in
+    # it: raised before anything is stored (a dry run checks the same). Opening a source
+    # validates its config; it connects only in check().
+    source = open_source(recipe, ctx) if limits is None else open_source(recipe, ctx, limits)
     not_saved: str | None = None
-    if dry_run:
-        run = state.peek(recipe.pipeline)
-    else:
-        owners = [o.model_dump() for o in recipe.owners]
-        try:
-            sink.save_pipeline(
-                recipe.pipeline, raw_recipe or recipe.model_dump(), recipe.schedule, owners
-            )
-        except CatalogError:
-            raise  # the recipe is wrong (an owner the catalog lacks...): say so, run nothing
-        except Exception as e:  # an unreachable sink: a failed run, recorded and backed off
-            not_saved = f"storing the pipeline in the sink: {type(e).__name__}: {e}"
-        run = state.begin(recipe.pipeline)
+    owners = [o.model_dump() for o in recipe.owners]
+    raw = raw_recipe or recipe.model_dump()
+    try:
+        # what the real run would refuse to store (a bad cron, a secret in clear, an owner
+        # the catalog lacks) a dry run refuses alike, storing nothing
+        sink.save_pipeline(recipe.pipeline, raw, recipe.schedule, owners, dry_run=dry_run)
+    except CatalogError:
+        source.close()
+        raise  # the recipe is wrong (an owner the catalog lacks...): say so, run nothing
+    except Exception as e:  # an unreachable sink: a failed run, recorded and backed off
+        not_saved = f"storing the pipeline in the sink: {type(e).__name__}: {e}"
+    try:
+        run = state.peek(recipe.pipeline) if dry_run else state.begin(recipe.pipeline)
+    except BaseException:  # already running elsewhere...
+        source.close()
+        raise
     report.run_id, report.resumed = run.run_id, run.resumed
     r = _Run(recipe, sink, state, report, run, dry_run, progress)
     beat = None if dry_run else state.keep_alive(run.run_id)
     complete = False
-    source: Source | None = None
     scope: list[tuple[str, str]] = []
     try:
         if not_saved is not None:
             raise IngestError(not_saved)
-        source = open_source(recipe, ctx) if limits is None else open_source(recipe, ctx, limits)
         recipe.options.retry.run(f"connect to the {recipe.source.type} source", source.check)
         r.load_previous()
         source.skip_unchanged(r.previous)
@@ -343,8 +357,7 @@ def run_pipeline(
     finally:
         if beat is not None:
             beat.set()
-        if source is not None:
-            source.close()
+        source.close()
     for w in ctx.warnings:
         report.warn(w)
     # Stale removal runs after every complete run, also one with failed units: a failed unit
@@ -354,7 +367,6 @@ def run_pipeline(
     # table of the source in the catalog for as long as it fails.
     if complete and recipe.options.mark_deleted:
         try:
-            assert source is not None
             r.remove_stale(scope, source.in_scope)
         except (IngestError, CatalogError) as e:
             report.fail(f"stale removal: {e}")

@@ -9,7 +9,7 @@ from typing import Any
 from lodestar.catalog import Catalog, Conflict, Key, NotFound
 from lodestar.ingest.errors import ConfigError
 from lodestar.ingest.limits import ServerRunLimits
-from lodestar.ingest.recipe import Recipe, expand_env, parse_recipe
+from lodestar.ingest.recipe import Recipe, check_pipeline_name, expand_env, parse_recipe
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.runner import Progress, run_pipeline
 from lodestar.ingest.sinks import PIPELINE_KIND, CatalogSink, ServerSink, Sink
@@ -90,8 +90,8 @@ def run_recipe(
 
 def stored_recipe(catalog: Catalog, name: str) -> tuple[Recipe, dict[str, Any]]:
     try:
-        fqn = fqn_mod.quote(name)
-    except fqn_mod.FQNError as e:
+        fqn = fqn_mod.quote(check_pipeline_name(name))
+    except (fqn_mod.FQNError, ValueError) as e:
         raise ConfigError(f"no pipeline can be named {name!r}: {e}") from None
     try:
         asset = catalog.get(PIPELINE_KIND, Key(fqn=fqn))

@@ -90,8 +90,10 @@ class Sink(Protocol):
         recipe: dict[str, Any],
         schedule: str | None,
         owners: list[dict[str, str]],
+        dry_run: bool = False,
     ) -> None:
-        """Store the pipeline asset (recipe, schedule, owners when given)."""
+        """Store the pipeline asset (recipe, schedule, owners when given); `dry_run`: only
+        raise what storing it would raise (CatalogError)."""
 
     def set_health(self, name: str, health: str) -> None: ...
 
@@ -161,6 +163,7 @@ class CatalogSink:
         recipe: dict[str, Any],
         schedule: str | None,
         owners: list[dict[str, str]],
+        dry_run: bool = False,
     ) -> None:
         try:
             current = self.catalog.get(PIPELINE_KIND, Key(fqn=fqn_mod.quote(name)))
@@ -176,6 +179,13 @@ class CatalogSink:
                 return  # as stored: no write transaction for an upsert that changes nothing
         except NotFound:
             body = {"name": name, "recipe": recipe, "schedule": schedule, "owners": owners}
+        if dry_run:
+            (outcome,) = self.catalog.bulk_upsert(
+                [BulkLine(PIPELINE_KIND, body)], self.ctx, dry_run=True
+            )
+            if outcome.error is not None:
+                raise outcome.error
+            return
         self.catalog.upsert(PIPELINE_KIND, body, self.ctx)
 
     def set_health(self, name: str, health: str) -> None:
@@ -280,7 +290,10 @@ class ServerSink:
         recipe: dict[str, Any],
         schedule: str | None,
         owners: list[dict[str, str]],
+        dry_run: bool = False,
     ) -> None:
+        if dry_run:
+            return  # a dry run needs the embedded catalog: write() says so
         body: dict[str, Any] = {"name": name, "recipe": recipe}
         if schedule is not None:
             body["schedule"] = schedule
