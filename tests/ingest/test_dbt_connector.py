@@ -34,12 +34,14 @@ from lodestar.ingest.errors import PermanentError
 from lodestar.ingest.patterns import Filter, Filters
 from lodestar.ingest.recipe import parse_recipe
 from lodestar.ingest.runner import run_pipeline, to_observation
+from lodestar.ingest.service import sink_for
 from lodestar.ingest.sinks import CatalogSink
 from lodestar.ingest.source import Options, SourceContext, Unit
 from lodestar.ingest.state import StateStore
 from lodestar.lineage.edges import add_lineage
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Origin
+from lodestar.settings import Settings
 from lodestar.store import open_store
 
 pytestmark = pytest.mark.slow  # runs dbt in a subprocess, once per module
@@ -574,6 +576,8 @@ def _two_writers(dbt_run: DbtRun, tmp: Path) -> tuple[Path, Any, Any]:
     try:
         con.execute("ALTER TABLE landing.orders ALTER COLUMN id SET NOT NULL")
         con.execute("COMMENT ON TABLE landing.orders IS 'Loaded hourly by the landing job.'")
+        con.execute("COMMENT ON COLUMN landing.orders.id IS 'The database says: an id.'")
+        con.execute("COMMENT ON COLUMN landing.orders.status IS 'Only the database says.'")
     finally:
         con.close()
     duck = parse_recipe(
@@ -668,3 +672,37 @@ def test_one_test_execution_is_one_result_however_often_its_unit_is_sent(
         "Customers, described again."
     )
     assert len(stored()) == 1, stored()
+
+
+def test_two_writers_describe_by_precedence_not_by_who_ran_last(
+    dbt_run: DbtRun, catalog: Catalog, tmp_path: Path
+) -> None:
+    """Where dbt and the database both describe the table or a column, dbt's description (its
+    manifest) is kept whichever runs last; where only the database does, its comment is."""
+    warehouse, duck, dbt = _two_writers(dbt_run, tmp_path)
+    manifest = json.loads(dbt_run.manifest.read_text())
+    source = manifest["sources"]["source.lodestar_shop.shop.orders"]
+    documented = source["description"]
+    assert documented == "One row per order."
+    expected_columns = {
+        "id": source["columns"]["id"]["description"],
+        "status": "Only the database says.",
+    }
+    state = StateStore(catalog.store)
+    versions = []
+    for i in range(3):
+        # the table changes in the database, so its connector sends it again
+        con = duckdb.connect(str(warehouse))
+        con.execute(f"ALTER TABLE landing.orders ADD COLUMN extra_{i} INTEGER")
+        con.close()
+        for recipe in (duck, dbt):
+            with sink_for(recipe, Settings(data_dir=tmp_path / "unused"), catalog) as (sink, _):
+                report = run_pipeline(recipe, sink, state)
+            assert report.failures == [], report.failures
+            doc = catalog.get("table", Key(fqn=T["orders"])).doc
+            if recipe is duck and not versions:
+                continue  # before dbt ever ran, the database's comment is all there is
+            assert doc["description"] == documented, recipe.pipeline
+            described = {c["name"]: c.get("description") for c in doc["columns"]}
+            assert {k: described[k] for k in expected_columns} == expected_columns
+        versions.append(catalog.get("table", Key(fqn=T["orders"])).version)

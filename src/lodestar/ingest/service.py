@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lodestar.catalog import Catalog, Conflict, Key, NotFound
+from lodestar.ingest import registry
 from lodestar.ingest.errors import ConfigError
 from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.recipe import Recipe, check_pipeline_name, expand_env, parse_recipe
@@ -39,7 +40,8 @@ def sink_for(
                 store = open_store(settings.effective_database_url, settings.pool_size)
                 opened.append(store)
                 catalog = Catalog(store)
-            sink = CatalogSink(catalog, recipe.pipeline, local=limits is None)
+            rank = registry.load(recipe.source.type).documentation_rank
+            sink = CatalogSink(catalog, recipe.pipeline, local=limits is None, rank=rank)
             state = StateStore(catalog.store)
         else:
             url = expand_env(recipe.sink.url, "sink.url", limits)

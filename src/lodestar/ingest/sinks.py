@@ -100,22 +100,22 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def ingestion_context(pipeline: str, local: bool = False) -> WriteContext:
+def ingestion_context(pipeline: str, local: bool = False, rank: int = 0) -> WriteContext:
     """A run's write context. A local run (`lodestar ingest`: the user holds the database)
     acts as a steward, so it may store its recipe; a run by the server acts as a bot, which
     may not change what the server runs (the stored recipe, schedule, enabled flag)."""
     role: Role = "steward" if local else "bot"
     principal = Principal(f"ingestion:{pipeline}", role, origin=Origin("ingestion", pipeline))
-    return WriteContext.for_principal(principal)
+    return WriteContext.for_principal(principal, rank=rank)
 
 
 class CatalogSink:
     """Writes straight into the catalog in this process (the embedded deployment)."""
 
-    def __init__(self, catalog: Catalog, pipeline: str, local: bool = True) -> None:
+    def __init__(self, catalog: Catalog, pipeline: str, local: bool = True, rank: int = 0) -> None:
         self.catalog = catalog
         self.store: Store = catalog.store
-        self.ctx = ingestion_context(pipeline, local)
+        self.ctx = ingestion_context(pipeline, local, rank)
 
     def write(self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool) -> list[LineResult]:
         outcomes = self.catalog.bulk_upsert(

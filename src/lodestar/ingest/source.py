@@ -100,6 +100,9 @@ class Source(abc.ABC):
 
     config_model: ClassVar[type[SourceConfig]]
     description: ClassVar[str] = ""
+    # The rank of this connector's descriptions when another automated writer describes
+    # the same asset: a higher rank's is kept (dbt's documentation over database comments).
+    documentation_rank: ClassVar[int] = 0
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         self.config = config

@@ -101,6 +101,7 @@ class DbtSource(Source):
         "dbt: models, seeds, snapshots and sources with descriptions, owners, tags, compiled "
         "SQL, lineage and test results, onto the tables of the database connector."
     )
+    documentation_rank: ClassVar[int] = 1  # people's documentation over database comments
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
