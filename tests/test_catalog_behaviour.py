@@ -1020,7 +1020,10 @@ def test_names_with_dots_and_quotes_round_trip(catalog: Catalog, seed: Seed) -> 
     with pytest.raises(NotFound):
         catalog.get("table", Key(fqn='wh.db."my.schema".other'))
     with pytest.raises(InvalidInput):
-        seed.table("bad\nname")
+        seed.table("bad\x00name")
+    odd = seed.table("line\nbreak ")  # a name PostgreSQL allows: quoted, kept as it is
+    assert odd.asset is not None and odd.asset.fqn == 'wh.db.raw."line\nbreak "'
+    assert catalog.get("table", Key(fqn='wh.db.raw."line\nbreak "')).id == odd.asset.id
     with pytest.raises(InvalidInput):
         catalog.get("no_such_kind", Key(fqn="x"))
 

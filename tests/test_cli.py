@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -572,3 +573,76 @@ def test_unreachable_server(data_dir: Path) -> None:
     assert result.exit_code == 1
     assert f"not reachable at {url}" in result.stderr
     assert "lodestar serve" in result.stderr
+
+
+def _stored_pipelines(data_dir: Path) -> list[str]:
+    db = data_dir / "catalog.db"
+    if not db.exists():
+        return []
+    store = open_store(f"sqlite:///{db}")
+    try:
+        page = Catalog(store).list_page("ingestion_pipeline", limit=100, include="all")
+        return [a.fqn for a in page.items]
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"type": "nope"}, "no connector named 'nope'"),
+        ({"type": "postgres", "config": {"service": "pg"}}, "source.config.host"),
+        (
+            {"type": "postgres", "config": {"service": "pg", "host": "db", "port": "five"}},
+            "source.config.port",
+        ),
+        ({"config": {"service": "shop", "paht": "x.sqlite"}}, "source.config.paht"),
+    ],
+)
+@pytest.mark.parametrize("dry", [False, True])
+def test_a_bad_connector_config_is_a_recipe_error_and_stores_nothing(
+    tmp_path: Path, data_dir: Path, change: dict[str, Any], said: str, dry: bool
+) -> None:
+    source = {"type": "sqlite", "config": {"path": str(tmp_path / "x.sqlite"), "service": "s"}}
+    recipe = {"pipeline": "bad", "source": source | change}
+    (tmp_path / "bad.yml").write_text(json.dumps(recipe))
+    result = run("ingest", str(tmp_path / "bad.yml"), *(["--dry-run"] if dry else []))
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr
+    assert "Traceback" not in result.output
+    assert _stored_pipelines(data_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"schedule": "every hour"}, "schedule"),
+        (
+            {
+                "source": {
+                    "type": "postgres",
+                    "config": {
+                        "service": "pg",
+                        "host": "db",
+                        "username": "u",
+                        "password": "hunter2",
+                    },
+                }
+            },
+            "${",
+        ),
+    ],
+)
+def test_a_dry_run_refuses_what_the_real_run_refuses(
+    tmp_path: Path, data_dir: Path, change: dict[str, Any], said: str
+) -> None:
+    source = tmp_path / "shop.sqlite"
+    sqlite3.connect(source).close()
+    config = {"path": str(source), "service": "s"}
+    recipe = {"pipeline": "p", "source": {"type": "sqlite", "config": config}}
+    (tmp_path / "p.yml").write_text(json.dumps(recipe | change))
+    real = run("ingest", str(tmp_path / "p.yml"))
+    dry = run("ingest", str(tmp_path / "p.yml"), "--dry-run")
+    assert real.exit_code != 0 and said in real.stderr, real.output
+    assert (dry.exit_code, dry.stderr) == (real.exit_code, real.stderr)
+    assert _stored_pipelines(data_dir) == []

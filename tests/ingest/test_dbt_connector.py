@@ -26,20 +26,22 @@ from pydantic import ValidationError
 
 from lodestar.auth.principal import Principal
 from lodestar.catalog import BulkLine, Catalog, Key, WriteContext
-from lodestar.catalog.observations import Observation, ObservationLog
+from lodestar.catalog.observations import ObservationLog
 from lodestar.ingest import registry
 from lodestar.ingest.connectors.dbt import DbtConfig, DbtSource
 from lodestar.ingest.connectors.duckdb import DuckDBConfig, DuckDBSource
 from lodestar.ingest.errors import PermanentError
 from lodestar.ingest.patterns import Filter, Filters
 from lodestar.ingest.recipe import parse_recipe
-from lodestar.ingest.runner import run_pipeline
+from lodestar.ingest.runner import run_pipeline, to_observation
+from lodestar.ingest.service import sink_for
 from lodestar.ingest.sinks import CatalogSink
 from lodestar.ingest.source import Options, SourceContext, Unit
 from lodestar.ingest.state import StateStore
 from lodestar.lineage.edges import add_lineage
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Origin
+from lodestar.settings import Settings
 from lodestar.store import open_store
 
 pytestmark = pytest.mark.slow  # runs dbt in a subprocess, once per module
@@ -400,7 +402,7 @@ def test_dependencies_are_lineage(units: list[Unit]) -> None:
 def test_test_results_are_observations_on_the_tested_table(units: list[Unit]) -> None:
     results: dict[str, list[dict[str, Any]]] = {}
     for u in units:
-        for kind, fqn, name, value in u.observations:
+        for kind, fqn, name, value, *_key in u.observations:
             assert (kind, name) == ("table", "test_result")
             results.setdefault(fqn, []).append(value)
     summary = {
@@ -510,7 +512,7 @@ def test_units_lineage_and_results_land_in_the_catalog(units: list[Unit], catalo
     assert result.problems == []
     assert result.added == 10
     log = ObservationLog(catalog.store)
-    assert log.record([Observation(*o) for u in units for o in u.observations], BOT) == []
+    assert log.record([to_observation(o) for u in units for o in u.observations], BOT) == []
 
     customers = catalog.get("table", Key(fqn=T["customers"]))
     assert customers.doc["owners"] == [{"kind": "user", "fqn": "ada"}]
@@ -562,3 +564,145 @@ def test_a_recipe_enriches_what_the_duckdb_connector_wrote(
     fct = catalog.get("table", Key(fqn=T["fct_orders"]))
     assert fct.doc["description"] == "Orders with their payments, built incrementally."
     assert fct.version > 1
+
+
+def _two_writers(dbt_run: DbtRun, tmp: Path) -> tuple[Path, Any, Any]:
+    """A copy of the warehouse where landing.orders.id is NOT NULL and the table has a comment
+    of the database's own; recipes for the duckdb connector and for dbt on the same service."""
+    (tmp / "db").mkdir()
+    warehouse = tmp / "db" / dbt_run.warehouse.name
+    shutil.copy(dbt_run.warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("ALTER TABLE landing.orders ALTER COLUMN id SET NOT NULL")
+        con.execute("COMMENT ON TABLE landing.orders IS 'Loaded hourly by the landing job.'")
+        con.execute("COMMENT ON COLUMN landing.orders.id IS 'The database says: an id.'")
+        con.execute("COMMENT ON COLUMN landing.orders.status IS 'Only the database says.'")
+    finally:
+        con.close()
+    duck = parse_recipe(
+        {
+            "pipeline": "warehouse",
+            "source": {
+                "type": "duckdb",
+                "config": {"service": "warehouse", "path": str(warehouse)},
+            },
+        }
+    )
+    dbt_config = {
+        "manifest_path": str(dbt_run.manifest),
+        "catalog_path": str(dbt_run.catalog),
+        "run_results_path": str(dbt_run.run_results),
+        "service": "warehouse",
+    }
+    dbt = parse_recipe(
+        {"pipeline": "warehouse-dbt", "source": {"type": "dbt", "config": dbt_config}}
+    )
+    return warehouse, duck, dbt
+
+
+def test_two_writers_do_not_flip_nullable(
+    dbt_run: DbtRun, catalog: Catalog, tmp_path: Path
+) -> None:
+    """dbt does not know a source column's nullability: its writes must keep the database's
+    `false`, not send the model default `true` (the two would alternate forever)."""
+    warehouse, duck, dbt = _two_writers(dbt_run, tmp_path)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        in_source = dict(
+            con.execute(
+                "SELECT column_name, is_nullable = 'YES' FROM information_schema.columns "
+                "WHERE table_schema = 'landing' AND table_name = 'orders'"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert in_source["id"] is False and in_source["status"] is True
+
+    def nullable() -> dict[str, bool]:
+        doc = catalog.get("table", Key(fqn=T["orders"])).doc
+        return {c["name"]: c["nullable"] for c in doc["columns"]}
+
+    state = StateStore(catalog.store)
+    versions = []
+    for _ in range(3):
+        for recipe in (duck, dbt):
+            sink = CatalogSink(catalog, recipe.pipeline)
+            report = run_pipeline(recipe, sink, state)
+            assert report.failures == [], report.failures
+            assert nullable() == in_source, recipe.pipeline
+        versions.append(catalog.get("table", Key(fqn=T["orders"])).version)
+    assert versions[1] == versions[2], "the two writers keep changing the table"
+
+
+def test_one_test_execution_is_one_result_however_often_its_unit_is_sent(
+    dbt_run: DbtRun, catalog: Catalog, tmp_path: Path
+) -> None:
+    """A model's unit is sent again when something else about it changes (here its
+    description); the test results of the same dbt invocation must not be stored again."""
+    manifest = json.loads(dbt_run.manifest.read_text())
+    copy = tmp_path / "manifest.json"
+    copy.write_text(json.dumps(manifest))
+    config = {
+        "manifest_path": str(copy),
+        "catalog_path": str(dbt_run.catalog),
+        "run_results_path": str(dbt_run.run_results),
+        "service": "warehouse",
+    }
+    recipe = parse_recipe({"pipeline": "dbt", "source": {"type": "dbt", "config": config}})
+    state = StateStore(catalog.store)
+    log = ObservationLog(catalog.store)
+    results = json.loads(dbt_run.run_results.read_text())
+    executed = {r["unique_id"] for r in results["results"] if r["unique_id"].startswith("test.")}
+
+    def stored() -> list[dict[str, Any]]:
+        customers = catalog.get("table", Key(fqn=T["customers"]))
+        return [r["value"] for r in log.read(customers.id, "test_result")]
+
+    first = run_pipeline(recipe, CatalogSink(catalog, "dbt"), state)
+    assert first.failures == []
+    assert [v["test"] for v in stored()] == [t for t in executed if "customers_email" in t]
+
+    node = manifest["nodes"]["model.lodestar_shop.customers"]
+    node["description"] = "Customers, described again."
+    copy.write_text(json.dumps(manifest))
+    second = run_pipeline(recipe, CatalogSink(catalog, "dbt"), state)
+    assert second.failures == []
+    assert catalog.get("table", Key(fqn=T["customers"])).doc["description"] == (
+        "Customers, described again."
+    )
+    assert len(stored()) == 1, stored()
+
+
+def test_two_writers_describe_by_precedence_not_by_who_ran_last(
+    dbt_run: DbtRun, catalog: Catalog, tmp_path: Path
+) -> None:
+    """Where dbt and the database both describe the table or a column, dbt's description (its
+    manifest) is kept whichever runs last; where only the database does, its comment is."""
+    warehouse, duck, dbt = _two_writers(dbt_run, tmp_path)
+    manifest = json.loads(dbt_run.manifest.read_text())
+    source = manifest["sources"]["source.lodestar_shop.shop.orders"]
+    documented = source["description"]
+    assert documented == "One row per order."
+    expected_columns = {
+        "id": source["columns"]["id"]["description"],
+        "status": "Only the database says.",
+    }
+    state = StateStore(catalog.store)
+    versions = []
+    for i in range(3):
+        # the table changes in the database, so its connector sends it again
+        con = duckdb.connect(str(warehouse))
+        con.execute(f"ALTER TABLE landing.orders ADD COLUMN extra_{i} INTEGER")
+        con.close()
+        for recipe in (duck, dbt):
+            with sink_for(recipe, Settings(data_dir=tmp_path / "unused"), catalog) as (sink, _):
+                report = run_pipeline(recipe, sink, state)
+            assert report.failures == [], report.failures
+            doc = catalog.get("table", Key(fqn=T["orders"])).doc
+            if recipe is duck and not versions:
+                continue  # before dbt ever ran, the database's comment is all there is
+            assert doc["description"] == documented, recipe.pipeline
+            described = {c["name"]: c.get("description") for c in doc["columns"]}
+            assert {k: described[k] for k in expected_columns} == expected_columns
+        versions.append(catalog.get("table", Key(fqn=T["orders"])).version)

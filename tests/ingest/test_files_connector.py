@@ -405,7 +405,7 @@ def test_config_errors_say_how_to_fix_them(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="extra"):
         FilesConfig.model_validate({"service": "lake", "path": ".", "recursive": True})
     with pytest.raises(ValidationError, match="name"):
-        FilesConfig.model_validate({"service": " lake", "path": "."})
+        FilesConfig.model_validate({"service": "la\x00ke", "path": "."})
     source = FilesSource(FilesConfig(service="lake", path=str(tmp_path / "nope")), _ctx())
     with pytest.raises(PermanentError, match="does not exist"):
         source.check()

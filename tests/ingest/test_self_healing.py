@@ -794,28 +794,33 @@ def test_stale_removal_leaves_what_a_narrower_filter_no_longer_covers(env: Env) 
     assert env.table("shop", "stock").deleted is False  # out of scope, not gone
 
 
-def test_stale_removal_skipped_when_a_unit_failed(env: Env) -> None:
-    path = sqlite_db(env.tmp / "shop.sqlite", SHOP)
+def test_stale_removal_goes_on_past_a_unit_that_failed_for_a_reason_of_its_own(env: Env) -> None:
+    """A unit failing (a broken view) keeps what it committed, and only that: a table the
+    source dropped meanwhile is removed, on this run, not after the view is mended."""
+    path = sqlite_db(env.tmp / "shop.sqlite", SHOP + "CREATE TABLE base (x INT);")
+    sqlite_db(path, "CREATE VIEW v AS SELECT x FROM base;")
     recipe = sqlite_recipe(path)
     assert env.run(recipe).status == "success"
+    assert table_fqn("shop", "v") in env.live_tables()
 
-    # stock is dropped, and at the same time something fails to extract
-    sqlite_db(path, "DROP TABLE stock;" + BROKEN_VIEW)
+    # stock is dropped, and at the same time the view breaks (its base table is dropped too)
+    sqlite_db(path, "DROP TABLE stock; DROP TABLE base;")
     report = env.run(recipe)
     assert report.status == "partial"
-    assert report.units_failed >= 1
-    assert report.deleted == 0
-    assert any("not deleting stale assets" in w for w in report.warnings), report.warnings
-    assert env.table("shop", "stock").deleted is False
+    assert report.units_failed == 1 and "v" in report.failures[0], report.failures
+    assert report.deleted == 2  # stock and base, which the source no longer has
+    assert not any("not deleting" in w for w in report.warnings), report.warnings
+    assert env.table("shop", "stock").deleted is True
+    assert env.table("shop", "base").deleted is True
+    view = env.table("shop", "v")  # the failed unit keeps its last good version
+    assert view.deleted is False
+    assert [c["name"] for c in view.doc["columns"]] == ["x"]
 
-    # once the run is complete again, the dropped table goes
-    sqlite_db(path, "DROP VIEW broken;")
+    # once the view is dropped in the source too, the next complete run removes it
+    sqlite_db(path, "DROP VIEW v;")
     fixed = env.run(recipe)
     assert (fixed.status, fixed.deleted) == ("success", 1)
-    assert env.table("shop", "stock").deleted is True
-
-
-# -- Human edits win ---------------------------------------------------------------------------
+    assert env.table("shop", "v").deleted is True
 
 
 def _curate(env: Env, table: str) -> None:

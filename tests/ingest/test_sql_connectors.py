@@ -382,7 +382,7 @@ def test_postgres_config_says_how_to_fix_bad_values() -> None:
         ({"databases": []}, "at least one database"),
         ({"port": 0}, "greater than or equal to 1"),
         ({"pasword": "x"}, "Extra inputs are not permitted"),
-        ({"service": "a\tb"}, "name the service like"),
+        ({"service": "a\x00b"}, "name the service like"),
     ]
     for change, message in cases:
         with pytest.raises(ValueError, match=re.escape(message)):

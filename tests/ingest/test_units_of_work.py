@@ -122,3 +122,52 @@ def test_the_report_counts_only_the_observations_and_edges_the_catalog_kept(
     assert any("nowhere" in w and "row_count" in w for w in report.warnings), report.warnings
     t1 = catalog.get("table", Key(fqn=f"{SCHEMA}.t1"))
     assert [o["value"] for o in catalog.observations.read(t1.id, "row_count")] == [{"rows": 1}]
+
+
+class TwoSchemas(Scripted):
+    def scope(self) -> list[tuple[str, str]]:
+        return [("database", "shop.db")]
+
+
+def _schema_units(schema: str, tables: list[str]) -> list[Unit]:
+    parents = _units()[0].assets
+    schema_body = ("schema", {"name": schema, "database": "shop.db"})
+    return [
+        Unit(f"shop.db.{schema}", assets=[*parents, schema_body]),
+        *(
+            Unit(
+                f"shop.db.{schema}.{t}",
+                assets=[
+                    *parents,
+                    schema_body,
+                    ("table", {"name": t, "schema": f"shop.db.{schema}"}),
+                ],
+            )
+            for t in tables
+        ),
+    ]
+
+
+def test_stale_removal_keeps_what_lies_under_a_failed_unit(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A schema that failed to list its tables says nothing about them: they are kept, while
+    a table dropped from a schema that was read is removed in the same run."""
+
+    def open_two(recipe: Any, ctx: SourceContext) -> Source:
+        return TwoSchemas(SourceConfig(), ctx)
+
+    monkeypatch.setattr(runner, "open_source", open_two)
+    state = StateStore(catalog.store)
+    TwoSchemas.script = _schema_units("main", ["t0", "t1"]) + _schema_units("other", ["u0", "u1"])
+    assert run_pipeline(RECIPE, CatalogSink(catalog, "shop"), state).status == "success"
+
+    TwoSchemas.script = [
+        Unit("shop.db.main", error="permission denied for schema main"),
+        *_schema_units("other", ["u0"]),
+    ]
+    report = run_pipeline(RECIPE, CatalogSink(catalog, "shop"), state)
+    assert (report.status, report.units_failed, report.deleted) == ("partial", 1, 1)
+    live = {a.fqn for a in catalog.list_page("table", limit=100).items}
+    assert live == {"shop.db.main.t0", "shop.db.main.t1", "shop.db.other.u0"}
+    assert catalog.get("schema", Key(fqn="shop.db.main")).deleted is False

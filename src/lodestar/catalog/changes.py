@@ -150,9 +150,12 @@ def record_provenance(
     actor: str,
     ts: int,
     doc: dict[str, Any] | None = None,
+    rank: int = 0,
 ) -> dict[str, Any]:
     out = dict(provenance)
-    stamp = {"origin": origin, "actor": actor, "at": ts}
+    stamp: dict[str, Any] = {"origin": origin, "actor": actor, "at": ts}
+    if rank:
+        stamp["rank"] = rank
     out.update(dict.fromkeys(touched_paths(change, origin.startswith("person"), doc), stamp))
     return out
 
@@ -262,3 +265,52 @@ def keep_other_origins(
                 merged.append(item)
         out[key] = merged
     return out
+
+
+def _stamp(provenance: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The stamp of `path`, or of the closest enclosing path that was recorded."""
+    while True:
+        p = provenance.get(path)
+        if isinstance(p, dict):
+            return p
+        if "." not in path:
+            return None
+        path = path.rsplit(".", 1)[0]
+
+
+def keep_ranked_descriptions(
+    old: dict[str, Any], new: dict[str, Any], provenance: dict[str, Any], origin: str, rank: int
+) -> dict[str, Any]:
+    """For an automated writer: a description (of the asset or of a column) that another
+    automated origin of a higher documentation rank set is kept over this writer's. dbt's
+    descriptions (rank 1: documentation people wrote) win over a database's comments (rank
+    0), whichever runs last, instead of the two replacing each other on every run."""
+
+    def outranked(path: str) -> bool:
+        stamp = _stamp(provenance, path)
+        return (
+            stamp is not None and stamp.get("origin") != origin and int(stamp.get("rank", 0)) > rank
+        )
+
+    out = new
+    value = old.get("description")
+    if not _empty(value) and new.get("description") != value and outranked("description"):
+        out = {**out, "description": value}
+    columns = out.get("columns")
+    olds = old.get("columns")
+    if not isinstance(columns, list) or not isinstance(olds, list) or not olds:
+        return out
+    before = {c["name"]: c.get("description") for c in olds if isinstance(c, dict)}
+    merged: list[dict[str, Any]] = []
+    changed = False
+    for col in columns:
+        prev = before.get(col["name"])
+        if (
+            not _empty(prev)
+            and col.get("description") != prev
+            and outranked(f"columns.{quote(col['name'])}.description")
+        ):
+            col = {**col, "description": prev}
+            changed = True
+        merged.append(col)
+    return {**out, "columns": merged} if changed else out

@@ -30,6 +30,7 @@ from lodestar.model import fqn as fqn_mod
 from lodestar.model.common import READ_ONLY_FIELDS, AssetSpec, RefUse
 from lodestar.model.ids import column_id, new_id
 from lodestar.model.kinds.custom_property import CustomProperty
+from lodestar.model.kinds.table import fill_column_defaults
 from lodestar.model.records import Asset, Origin, now_us
 from lodestar.model.registry import KindSpec, find_kind, get_kind
 from lodestar.store import assets as q
@@ -44,11 +45,16 @@ class WriteContext:
     principal: Principal
     origin: Origin
     keep_person_edits: bool
+    # The documentation rank of an automated writer's descriptions: a description set by
+    # an origin of a higher rank is kept over a lower one's (dbt 1 over a database's 0).
+    rank: int = 0
 
     @classmethod
-    def for_principal(cls, principal: Principal, origin: Origin | None = None) -> WriteContext:
+    def for_principal(
+        cls, principal: Principal, origin: Origin | None = None, rank: int = 0
+    ) -> WriteContext:
         o = origin or principal.origin
-        return cls(principal, o, keep_person_edits=o.type != "person")
+        return cls(principal, o, keep_person_edits=o.type != "person", rank=rank)
 
     @property
     def actor(self) -> str:
@@ -324,8 +330,12 @@ class Planner:
             doc = changes.keep_other_origins(
                 existing.doc, doc, existing.provenance, str(self.ctx.origin)
             )
+            doc = changes.keep_ranked_descriptions(
+                existing.doc, doc, existing.provenance, str(self.ctx.origin), self.ctx.rank
+            )
             if doc != line.doc:
                 ref_uses = list(line.kind.model.model_validate(doc).references())
+        doc = fill_column_defaults(doc)
         # What the asset will hold, person edits kept: an automated write that leaves out a
         # value a person set does not remove it.
         self._check_custom(
@@ -352,7 +362,7 @@ class Planner:
                 version=1,
                 doc=doc,
                 provenance=changes.record_provenance(
-                    {}, change, origin, self.ctx.actor, self.now, doc
+                    {}, change, origin, self.ctx.actor, self.now, doc, self.ctx.rank
                 ),
                 deleted=False,
                 created_at=self.now,
@@ -381,7 +391,12 @@ class Planner:
                 version=existing.version + 1,
                 doc=doc,
                 provenance=changes.record_provenance(
-                    existing.provenance, change, origin, self.ctx.actor, self.now
+                    existing.provenance,
+                    change,
+                    origin,
+                    self.ctx.actor,
+                    self.now,
+                    rank=self.ctx.rank,
                 ),
                 deleted=False,
                 created_at=existing.created_at,

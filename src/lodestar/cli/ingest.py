@@ -81,7 +81,7 @@ def ingest(
 ) -> None:
     """Run a recipe now and print its report (exit 1 when the run failed)."""
     with reported():
-        from lodestar.ingest.errors import ConfigError
+        from lodestar.ingest.errors import AlreadyRunning, ConfigError
         from lodestar.ingest.recipe import load_recipe
         from lodestar.ingest.service import run_recipe
 
@@ -99,8 +99,10 @@ def ingest(
             if status is not None:
                 status.start()
             report = run_recipe(parsed, settings, dry_run=dry_run, progress=update, raw=raw)
-        except ConfigError as e:
+        except AlreadyRunning as e:
             fail(str(e))
+        except ConfigError as e:  # the recipe is wrong (its connector config...): nothing ran
+            usage(str(e))
         finally:
             if status is not None:
                 status.stop()

@@ -1,4 +1,8 @@
-"""Include/exclude filters on names, as regular expressions matched against the full name."""
+"""Include/exclude filters on names, as regular expressions matched against the full name.
+
+Patterns are compiled with DOTALL: `.` matches a line break too, since a name may hold one
+(PostgreSQL allows it) and `.*` means every name.
+"""
 
 from __future__ import annotations
 
@@ -32,11 +36,11 @@ class Filter(BaseModel):
 
     @cached_property
     def _inc(self) -> list[re.Pattern[str]]:
-        return [re.compile(p) for p in self.include]
+        return [re.compile(p, re.DOTALL) for p in self.include]
 
     @cached_property
     def _exc(self) -> list[re.Pattern[str]]:
-        return [re.compile(p) for p in self.exclude]
+        return [re.compile(p, re.DOTALL) for p in self.exclude]
 
     def allows(self, name: str) -> bool:
         if any(p.fullmatch(name) for p in self._exc):

@@ -61,11 +61,16 @@ class Recipe(BaseModel):
 
     @model_validator(mode="after")
     def _name(self) -> Recipe:
-        if not _NAME.match(self.pipeline):
-            raise ValueError(
-                "pipeline names use letters, digits, '_', '.', '-' (at most 128 characters)"
-            )
+        check_pipeline_name(self.pipeline)
         return self
+
+
+def check_pipeline_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(
+            "pipeline names use letters, digits, '_', '.', '-' (at most 128 characters)"
+        )
+    return name
 
 
 def expand_env(value: Any, where: str = "", limits: ServerRunLimits | None = None) -> Any:
@@ -91,9 +96,12 @@ def expand_env(value: Any, where: str = "", limits: ServerRunLimits | None = Non
     return value
 
 
-def errors_text(e: ValidationError) -> str:
+def errors_text(e: ValidationError, prefix: str = "") -> str:
+    """Each error as `path: message`; `prefix` is where the validated value sits in the
+    recipe (`source.config`), so the path names the field as the user wrote it."""
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'recipe'}: {err['msg']}"
+        f"{'.'.join([prefix] * bool(prefix) + [str(p) for p in err['loc']]) or 'recipe'}: "
+        f"{err['msg']}"
         for err in e.errors(include_input=False)
     )
 

@@ -27,7 +27,7 @@ from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.recipe import Recipe, errors_text, expand_env
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.sinks import PIPELINE_KIND, FollowUp, LineResult, Sink
-from lodestar.ingest.source import Source, SourceContext, Unit
+from lodestar.ingest.source import ObservationItem, Source, SourceConfig, SourceContext, Unit
 from lodestar.ingest.state import RunState, StateStore, UnitState
 from lodestar.jobs import models as jobs_models
 from lodestar.jobs.models import Backoff, JobRun
@@ -50,17 +50,34 @@ def fingerprint(unit: Unit) -> str:
     return unit.fingerprint or _digest([unit.assets, unit.lineage, unit.observations])
 
 
-def open_source(
-    recipe: Recipe, ctx: SourceContext, limits: ServerRunLimits | None = None
-) -> Source:
+def to_observation(item: ObservationItem) -> Observation:
+    if len(item) == 5:
+        kind, fqn, name, value, key = item
+        return Observation(kind, fqn, name, value, idempotency_key=key)
+    kind, fqn, name, value = item
+    return Observation(kind, fqn, name, value)
+
+
+def source_config(
+    recipe: Recipe, limits: ServerRunLimits | None = None
+) -> tuple[type[Source], SourceConfig]:
+    """The recipe's connector and its validated config; ConfigError naming the field by its
+    full path (`source.config.host: Field required`) when either is wrong."""
     cls = registry.load(recipe.source.type)
     config_data = expand_env(recipe.source.config, "source.config", limits)
     if limits is not None:
         limits.check(config_data, "source.config")
     try:
-        config = cls.config_model.model_validate(config_data)
+        return cls, cls.config_model.model_validate(config_data)
     except ValidationError as e:
-        raise ConfigError(f"invalid {recipe.source.type} config: {errors_text(e)}") from None
+        where = errors_text(e, prefix="source.config")
+        raise ConfigError(f"invalid {recipe.source.type} config: {where}") from None
+
+
+def open_source(
+    recipe: Recipe, ctx: SourceContext, limits: ServerRunLimits | None = None
+) -> Source:
+    cls, config = source_config(recipe, limits)
     return cls(config, ctx)
 
 
@@ -78,6 +95,8 @@ class _Run:
     counted: set[tuple[str, str]] = field(default_factory=set)
     # unit key -> fingerprint, for the committed units whose assets are all still live
     previous: dict[str, str] = field(default_factory=dict)
+    # keys of the units that failed in this run (to extract or to write)
+    failed: set[str] = field(default_factory=set)
 
     @property
     def pipeline(self) -> str:
@@ -103,6 +122,7 @@ class _Run:
     def keep_prior(self, key: str) -> None:
         """A unit that failed keeps what it committed before: not stale, not deleted, and
         read again next run (its fingerprint no longer matches the source)."""
+        self.failed.add(key)
         st = self.run.units.get(key)
         if st is not None and key not in self.units_now:
             self.units_now[key] = UnitState(self.run.run_id, st.fingerprint, st.assets)
@@ -196,12 +216,7 @@ class _Run:
             return FollowUp()
         # Observations of a skipped unit are the ones already recorded: only new facts go in.
         ok = {w[0] for w in written}
-        obs = [
-            Observation(kind, fqn, name, value)
-            for u in to_send
-            if u.key in ok
-            for kind, fqn, name, value in u.observations
-        ]
+        obs = [to_observation(o) for u in to_send if u.key in ok for o in u.observations]
         self.report.observations += len(obs)
         self.report.lineage_edges += len(lineage)
         pipeline, run_id = self.pipeline, self.run.run_id
@@ -221,11 +236,23 @@ class _Run:
     ) -> None:
         opts = self.recipe.options
         current = {k for k, st in self.units_now.items() if st.run_id == self.run.run_id}
-        stale_keys = [k for k in self.run.units if k not in current]
+
+        def under_failed(name: str) -> bool:
+            """Whether `name` (a unit key or an asset FQN) is in the scope of a failed unit: a
+            database or schema that failed did not list what it holds, so none of it is
+            stale."""
+            return any(name == f or name.startswith(f + ".") for f in self.failed)
+
+        stale_keys = [k for k in self.run.units if k not in current and not under_failed(k)]
         if not stale_keys:
             return
         seen = {a for k in current for a in self.units_now[k].assets}
-        stale = {a for k in stale_keys for a in self.run.units[k].assets} - seen
+        stale = {
+            a
+            for k in stale_keys
+            for a in self.run.units[k].assets
+            if a not in seen and not under_failed(a[1])
+        }
         ratio = len(stale_keys) / (len(stale_keys) + len(current))
         if ratio > opts.max_deletion_ratio:
             self.report.warn(
@@ -267,30 +294,35 @@ def run_pipeline(
     `limits`: what a run by the server may reach (None: a local run, unlimited)."""
     report = RunReport(recipe.pipeline, dry_run=dry_run)
     ctx = SourceContext(recipe.pipeline, recipe.filters, recipe.options)
+    # A recipe the connector cannot take is a recipe error, like a bad field elsewhere in
+    # it: raised before anything is stored (a dry run checks the same). Opening a source
+    # validates its config; it connects only in check().
+    source = open_source(recipe, ctx) if limits is None else open_source(recipe, ctx, limits)
     not_saved: str | None = None
-    if dry_run:
-        run = state.peek(recipe.pipeline)
-    else:
-        owners = [o.model_dump() for o in recipe.owners]
-        try:
-            sink.save_pipeline(
-                recipe.pipeline, raw_recipe or recipe.model_dump(), recipe.schedule, owners
-            )
-        except CatalogError:
-            raise  # the recipe is wrong (an owner the catalog lacks...): say so, run nothing
-        except Exception as e:  # an unreachable sink: a failed run, recorded and backed off
-            not_saved = f"storing the pipeline in the sink: {type(e).__name__}: {e}"
-        run = state.begin(recipe.pipeline)
+    owners = [o.model_dump() for o in recipe.owners]
+    raw = raw_recipe or recipe.model_dump()
+    try:
+        # what the real run would refuse to store (a bad cron, a secret in clear, an owner
+        # the catalog lacks) a dry run refuses alike, storing nothing
+        sink.save_pipeline(recipe.pipeline, raw, recipe.schedule, owners, dry_run=dry_run)
+    except CatalogError:
+        source.close()
+        raise  # the recipe is wrong (an owner the catalog lacks...): say so, run nothing
+    except Exception as e:  # an unreachable sink: a failed run, recorded and backed off
+        not_saved = f"storing the pipeline in the sink: {type(e).__name__}: {e}"
+    try:
+        run = state.peek(recipe.pipeline) if dry_run else state.begin(recipe.pipeline)
+    except BaseException:  # already running elsewhere...
+        source.close()
+        raise
     report.run_id, report.resumed = run.run_id, run.resumed
     r = _Run(recipe, sink, state, report, run, dry_run, progress)
     beat = None if dry_run else state.keep_alive(run.run_id)
     complete = False
-    source: Source | None = None
     scope: list[tuple[str, str]] = []
     try:
         if not_saved is not None:
             raise IngestError(not_saved)
-        source = open_source(recipe, ctx) if limits is None else open_source(recipe, ctx, limits)
         recipe.options.retry.run(f"connect to the {recipe.source.type} source", source.check)
         r.load_previous()
         source.skip_unchanged(r.previous)
@@ -325,18 +357,16 @@ def run_pipeline(
     finally:
         if beat is not None:
             beat.set()
-        if source is not None:
-            source.close()
+        source.close()
     for w in ctx.warnings:
         report.warn(w)
-    if complete and recipe.options.mark_deleted and report.units_failed:
-        report.warn(
-            f"not deleting stale assets: {report.units_failed} units failed, so what was not "
-            "seen may still exist; stale removal runs after the next complete run"
-        )
-    elif complete and recipe.options.mark_deleted:
+    # Stale removal runs after every complete run, also one with failed units: a failed unit
+    # keeps what it committed before (keep_prior), and so does everything under its key (a
+    # failed database or schema), while what the units that did complete no longer list goes.
+    # One unit failing for a reason of its own (a broken view) must not keep every dropped
+    # table of the source in the catalog for as long as it fails.
+    if complete and recipe.options.mark_deleted:
         try:
-            assert source is not None
             r.remove_stale(scope, source.in_scope)
         except (IngestError, CatalogError) as e:
             report.fail(f"stale removal: {e}")

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from lodestar.catalog import Catalog, Conflict, Key, NotFound
+from lodestar.ingest import registry
 from lodestar.ingest.errors import ConfigError
 from lodestar.ingest.limits import ServerRunLimits
-from lodestar.ingest.recipe import Recipe, expand_env, parse_recipe
+from lodestar.ingest.recipe import Recipe, check_pipeline_name, expand_env, parse_recipe
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.runner import Progress, run_pipeline
 from lodestar.ingest.sinks import PIPELINE_KIND, CatalogSink, ServerSink, Sink
@@ -39,7 +40,8 @@ def sink_for(
                 store = open_store(settings.effective_database_url, settings.pool_size)
                 opened.append(store)
                 catalog = Catalog(store)
-            sink = CatalogSink(catalog, recipe.pipeline, local=limits is None)
+            rank = registry.load(recipe.source.type).documentation_rank
+            sink = CatalogSink(catalog, recipe.pipeline, local=limits is None, rank=rank)
             state = StateStore(catalog.store)
         else:
             url = expand_env(recipe.sink.url, "sink.url", limits)
@@ -90,8 +92,8 @@ def run_recipe(
 
 def stored_recipe(catalog: Catalog, name: str) -> tuple[Recipe, dict[str, Any]]:
     try:
-        fqn = fqn_mod.quote(name)
-    except fqn_mod.FQNError as e:
+        fqn = fqn_mod.quote(check_pipeline_name(name))
+    except (fqn_mod.FQNError, ValueError) as e:
         raise ConfigError(f"no pipeline can be named {name!r}: {e}") from None
     try:
         asset = catalog.get(PIPELINE_KIND, Key(fqn=fqn))

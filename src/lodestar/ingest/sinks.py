@@ -90,30 +90,32 @@ class Sink(Protocol):
         recipe: dict[str, Any],
         schedule: str | None,
         owners: list[dict[str, str]],
+        dry_run: bool = False,
     ) -> None:
-        """Store the pipeline asset (recipe, schedule, owners when given)."""
+        """Store the pipeline asset (recipe, schedule, owners when given); `dry_run`: only
+        raise what storing it would raise (CatalogError)."""
 
     def set_health(self, name: str, health: str) -> None: ...
 
     def close(self) -> None: ...
 
 
-def ingestion_context(pipeline: str, local: bool = False) -> WriteContext:
+def ingestion_context(pipeline: str, local: bool = False, rank: int = 0) -> WriteContext:
     """A run's write context. A local run (`lodestar ingest`: the user holds the database)
     acts as a steward, so it may store its recipe; a run by the server acts as a bot, which
     may not change what the server runs (the stored recipe, schedule, enabled flag)."""
     role: Role = "steward" if local else "bot"
     principal = Principal(f"ingestion:{pipeline}", role, origin=Origin("ingestion", pipeline))
-    return WriteContext.for_principal(principal)
+    return WriteContext.for_principal(principal, rank=rank)
 
 
 class CatalogSink:
     """Writes straight into the catalog in this process (the embedded deployment)."""
 
-    def __init__(self, catalog: Catalog, pipeline: str, local: bool = True) -> None:
+    def __init__(self, catalog: Catalog, pipeline: str, local: bool = True, rank: int = 0) -> None:
         self.catalog = catalog
         self.store: Store = catalog.store
-        self.ctx = ingestion_context(pipeline, local)
+        self.ctx = ingestion_context(pipeline, local, rank)
 
     def write(self, lines: Sequence[tuple[str, dict[str, Any]]], dry_run: bool) -> list[LineResult]:
         outcomes = self.catalog.bulk_upsert(
@@ -161,6 +163,7 @@ class CatalogSink:
         recipe: dict[str, Any],
         schedule: str | None,
         owners: list[dict[str, str]],
+        dry_run: bool = False,
     ) -> None:
         try:
             current = self.catalog.get(PIPELINE_KIND, Key(fqn=fqn_mod.quote(name)))
@@ -176,6 +179,13 @@ class CatalogSink:
                 return  # as stored: no write transaction for an upsert that changes nothing
         except NotFound:
             body = {"name": name, "recipe": recipe, "schedule": schedule, "owners": owners}
+        if dry_run:
+            (outcome,) = self.catalog.bulk_upsert(
+                [BulkLine(PIPELINE_KIND, body)], self.ctx, dry_run=True
+            )
+            if outcome.error is not None:
+                raise outcome.error
+            return
         self.catalog.upsert(PIPELINE_KIND, body, self.ctx)
 
     def set_health(self, name: str, health: str) -> None:
@@ -248,6 +258,7 @@ class ServerSink:
     def observe(self, items: Sequence[Observation]) -> list[str]:
         body = [
             {"kind": o.kind, "fqn": o.fqn, "observation": o.observation, "value": o.value}
+            | ({"idempotency_key": o.idempotency_key} if o.idempotency_key else {})
             for o in items
         ]
         result = self.client.request_json("POST", "/api/v1/observations", json_body=body)
@@ -279,7 +290,10 @@ class ServerSink:
         recipe: dict[str, Any],
         schedule: str | None,
         owners: list[dict[str, str]],
+        dry_run: bool = False,
     ) -> None:
+        if dry_run:
+            return  # a dry run needs the embedded catalog: write() says so
         body: dict[str, Any] = {"name": name, "recipe": recipe}
         if schedule is not None:
             body["schedule"] = schedule

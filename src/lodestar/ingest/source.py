@@ -25,6 +25,10 @@ from lodestar.ingest.retry import RetryPolicy
 
 T = TypeVar("T")
 
+# (asset kind, asset FQN, observation kind, value), and optionally an idempotency key: one
+# fact (a dbt test execution) given the same key however often its unit is sent is stored once.
+ObservationItem = tuple[str, str, str, dict[str, Any]] | tuple[str, str, str, dict[str, Any], str]
+
 
 class SourceConfig(BaseModel):
     """Base for connector configs: a typo in a recipe fails loudly."""
@@ -58,8 +62,8 @@ class Unit:
     key: str
     assets: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     error: str | None = None
-    # (asset kind, asset FQN, observation kind, value): test results, row counts...
-    observations: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    # test results, row counts... (see ObservationItem)
+    observations: list[ObservationItem] = field(default_factory=list)
     # (from kind, from FQN, to kind, to FQN): data flows from -> to (dbt model dependencies...)
     lineage: list[tuple[str, str, str, str]] = field(default_factory=list)
     # Set by a source that fingerprints units itself (see `Source.skip_unchanged`); None: the
@@ -96,6 +100,9 @@ class Source(abc.ABC):
 
     config_model: ClassVar[type[SourceConfig]]
     description: ClassVar[str] = ""
+    # The rank of this connector's descriptions when another automated writer describes
+    # the same asset: a higher rank's is kept (dbt's documentation over database comments).
+    documentation_rank: ClassVar[int] = 0
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         self.config = config

@@ -1,6 +1,9 @@
-"""Fully qualified names: dot-separated parts, a part holding `.` or `"` is double-quoted.
+"""Fully qualified names: dot-separated parts; a part holding `.`, `"` or a control character,
+or starting or ending with white space, is double-quoted.
 
 `""` inside a quoted part escapes one quote, so every list of parts has exactly one spelling.
+Every name a source can hold round-trips (PostgreSQL allows `"trailing "` and tabs): only an
+empty part and NUL, which no source can name and PostgreSQL cannot store, are refused.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ MAX_PART_LENGTH = 256
 MAX_FQN_LENGTH = 2048
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The same rule as check_part, for pydantic to check in Rust (names are validated by the
-# hundred thousand in bulk ingests): no control characters, no white space at either end.
-NAME_PATTERN = r"^[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$"
-NAME_RULE = "a name must not be empty, contain control characters or start or end with white space"
+# hundred thousand in bulk ingests): not empty, no NUL.
+NAME_PATTERN = r"^[^\x00]+$"
+NAME_RULE = "a name must not be empty or contain a NUL character"
 
 
 class FQNError(ValueError):
@@ -26,11 +29,19 @@ def check_part(part: str) -> str:
         raise FQNError("a name must not be empty")
     if len(part) > MAX_PART_LENGTH:
         raise FQNError(f"a name must be at most {MAX_PART_LENGTH} characters")
-    if part[0].isspace() or part[-1].isspace():
-        raise FQNError("a name must not start or end with white space")
-    if _CONTROL.search(part):
-        raise FQNError("a name must not contain control characters")
+    if "\x00" in part:
+        raise FQNError("a name must not contain a NUL character")
     return part
+
+
+def _needs_quotes(part: str) -> bool:
+    return (
+        "." in part
+        or '"' in part
+        or part[0].isspace()
+        or part[-1].isspace()
+        or _CONTROL.search(part) is not None
+    )
 
 
 @lru_cache(maxsize=65_536)
@@ -38,7 +49,7 @@ def quote(part: str) -> str:
     """The part as it is spelled in an FQN (checked; cached: the same service, database and
     schema names are quoted for every table a run or a bulk write names)."""
     check_part(part)
-    if "." in part or '"' in part:
+    if _needs_quotes(part):
         return '"' + part.replace('"', '""') + '"'
     return part
 
@@ -83,6 +94,11 @@ def split(fqn: str) -> list[str]:
             part = fqn[i:j]
             if '"' in part:
                 raise FQNError(f'a part with a double quote must be quoted, as "a""b", in {fqn!r}')
+            if part and _needs_quotes(part):
+                raise FQNError(
+                    "a part that starts or ends with white space or holds control characters "
+                    f'must be quoted, as "a ", in {fqn!r}'
+                )
             i = j
         parts.append(check_part(part))
         if i >= n:

@@ -27,6 +27,7 @@ from lodestar.ingest.connectors.sql_common import (
     SchemaMeta,
     SQLConfig,
     TableMeta,
+    driver_message,
     expect_config,
     fetch,
 )
@@ -144,7 +145,23 @@ class DuckDBSource(FileSQLSource):
                         referred_columns=list(ref_cols or []),
                     )
                 )
+        for table in tables.values():
+            if table.table_type == "view":
+                table.error = _broken_view(conn, database, schema, table.name)
         return list(tables.values())
+
+
+def _broken_view(conn: Connection, database: str, schema: str, name: str) -> str | None:
+    """Why the view cannot be read, or None. DuckDB lets the tables a view reads be dropped
+    and keeps the columns it had: only binding the view tells. A failed statement aborts the
+    transaction, so it is rolled back (the catalog queries are read already)."""
+    where = f"{_quote(database)}.{_quote(schema)}.{_quote(name)}"
+    try:
+        conn.execute(sa.text(f"SELECT * FROM {where} LIMIT 0")).all()
+    except sa.exc.DBAPIError as e:
+        conn.rollback()
+        return f"view {name!r} is broken, skipped: {driver_message(e)}"
+    return None
 
 
 def _count(value: Any) -> int | None:

@@ -36,6 +36,7 @@ from lodestar.ingest.connectors.sql_common import (
     ServerConfig,
     ServerSQLSource,
     TableMeta,
+    driver_message,
     expect_config,
     fetch,
 )
@@ -79,6 +80,21 @@ _SCHEMAS = sa.text("SELECT schema_name AS schema_name FROM information_schema.sc
 _BY_NAME = " AND {table}table_name IN :names"
 
 
+def _broken_view(conn: Connection, schema: str, name: str) -> str:
+    """A view always has a column; information_schema lists none for one whose tables,
+    columns or definer are gone (with a warning, not an error). Reading it says why."""
+    reason = "information_schema lists no column for it"
+    try:
+        conn.execute(sa.text(f"SELECT * FROM {_ident(schema)}.{_ident(name)} LIMIT 0")).all()
+    except sa.exc.DBAPIError as e:
+        reason = driver_message(e)
+    return f"view {name!r} is broken, skipped: {reason}"
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _catalog_query(sql: str, table: str = "") -> tuple[sa.TextClause, sa.TextClause]:
     """A per-schema catalog query, and the same narrowed to the relations named in :names."""
     narrowed = sa.text(sql + _BY_NAME.format(table=table)).bindparams(
@@ -116,6 +132,9 @@ _CONSTRAINTS, _CONSTRAINTS_NAMED = _catalog_query(
     JOIN information_schema.table_constraints t
       ON t.constraint_schema = k.constraint_schema AND t.table_schema = k.table_schema
      AND t.table_name = k.table_name AND t.constraint_name = k.constraint_name
+     -- a UNIQUE key and a FOREIGN KEY may share a name: a usage row with a referenced
+     -- table belongs to the foreign key, one without to the other constraint
+     AND (k.referenced_table_name IS NULL) = (t.constraint_type <> 'FOREIGN KEY')
     WHERE k.table_schema = :schema
       AND t.constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
     """,
@@ -289,6 +308,9 @@ class MySQLSource(ServerSQLSource):
                 columns[tname].append((int(pos), column))
         for tname, cols in columns.items():
             tables[tname].columns = [c for _, c in sorted(cols, key=lambda pc: pc[0])]
+        for table in tables.values():
+            if table.table_type == "view" and not table.columns:
+                table.error = _broken_view(conn, schema, table.name)
         keys: dict[tuple[str, str, str], list[tuple[int, str, str | None, str | None, Any]]] = {}
         for row in rows(_CONSTRAINTS, _CONSTRAINTS_NAMED):
             sch, tname, cname, ctype, col, pos, ref_schema, ref_table, ref_col = row

@@ -55,9 +55,13 @@ class Column(TypedDict):
 
 def check_columns(columns: list[Column]) -> set[str]:
     """Unique names; unset (None) values dropped; defaults filled in (ordinal from the
-    position, nullable, empty tag lists) and tag FQNs made canonical, in one pass; the set of
-    column names. This leaves the columns document-ready (AssetSpec.document). It runs for
-    every column of every table a bulk write validates, so the common case stays cheap."""
+    position, empty tag lists) and tag FQNs made canonical, in one pass; the set of column
+    names. This leaves the columns document-ready (AssetSpec.document). It runs for every
+    column of every table a bulk write validates, so the common case stays cheap.
+
+    `nullable` is left out when the body leaves it out: a writer that does not know it (dbt)
+    must not send `true` over what another origin read from the database. The write path
+    fills it in after merging with the stored version (`fill_column_defaults`)."""
     seen: set[str] = set()
     for i, col in enumerate(columns, 1):
         name = col["name"]
@@ -69,13 +73,21 @@ def check_columns(columns: list[Column]) -> set[str]:
                 del col[key]  # type: ignore[misc]  # the stored document leaves out what is unset
         if "ordinal" not in col:
             col["ordinal"] = i
-        if "nullable" not in col:
-            col["nullable"] = True
         tags = col.get("tags")
         col["tags"] = _normalized(tags, name, "tags") if tags else []
         terms = col.get("glossary_terms")
         col["glossary_terms"] = _normalized(terms, name, "glossary_terms") if terms else []
     return seen
+
+
+def fill_column_defaults(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with `nullable: true` on every column no writer said anything about (the
+    default of a column whose nullability nobody knows); a column keeps any value it has."""
+    columns = doc.get("columns")
+    if not columns or all("nullable" in c for c in columns):
+        return doc
+    filled = [c if "nullable" in c else {**c, "nullable": True} for c in columns]
+    return {**doc, "columns": filled}
 
 
 def _normalized(values: list[str], column: str, field: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,7 @@ class DbtSource(Source):
         "dbt: models, seeds, snapshots and sources with descriptions, owners, tags, compiled "
         "SQL, lineage and test results, onto the tables of the database connector."
     )
+    documentation_rank: ClassVar[int] = 1  # people's documentation over database comments
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
@@ -244,7 +246,16 @@ class DbtSource(Source):
                 unit.lineage.append(("table", fqns[up], "table", fqn))
         for test in tests:
             value = self._test_result(art, test)
-            if value is not None:
+            if value is None:
+                continue
+            invocation = value.get("invocation_id")
+            if invocation:  # one execution of one test is one result, however often sent
+                key = (
+                    "dbt:"
+                    + hashlib.sha256(f"{invocation}\0{test['unique_id']}".encode()).hexdigest()[:56]
+                )
+                unit.observations.append(("table", fqn, "test_result", value, key))
+            else:
                 unit.observations.append(("table", fqn, "test_result", value))
         return unit
 

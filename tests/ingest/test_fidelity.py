@@ -1,0 +1,244 @@
+"""Issue 10: what the source holds is what the catalog holds, compared against the source's own
+catalog (pg_class, information_schema), on the real databases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+
+from lodestar.catalog import Key
+from lodestar.ingest.recipe import Recipe, parse_recipe
+from lodestar.model import fqn
+
+from .conftest import MARIA_HOST, MARIA_PORT, _maria_connect
+from .test_self_healing import Env, PgSource, env, pg_source  # noqa: F401 - fixtures
+
+# Names PostgreSQL allows that once failed the FQN rules: trailing and leading white space, a
+# tab and a newline inside, each beside an ordinary table.
+ODD_NAMES = ["trailing ", " leading", "tab\there", "line\nbreak", "plain"]
+
+
+def _pg_relnames(pg: PgSource, schema: str) -> list[str]:
+    with pg.connect() as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'v') ORDER BY 1",
+            (schema,),
+        ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def _grant(pg: PgSource, schema: str) -> None:
+    with pg.connect() as conn:
+        conn.execute(f'GRANT USAGE ON SCHEMA {schema} TO "{pg.role}"')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO "{pg.role}"')
+
+
+def _live(cat: Env, prefix: str) -> dict[str, Any]:
+    page = cat.catalog.list_page("table", limit=10_000)
+    return {a.fqn: a for a in page.items if a.fqn.startswith(prefix)}
+
+
+@pytest.mark.postgres
+def test_every_name_postgres_allows_is_catalogued_and_round_trips(
+    pg_source: PgSource,  # noqa: F811
+    env: Env,  # noqa: F811
+) -> None:
+    with pg_source.connect() as conn:
+        conn.execute("CREATE SCHEMA sales")
+        for name in ODD_NAMES:
+            quoted = '"' + name.replace('"', '""') + '"'
+            conn.execute(f"CREATE TABLE sales.{quoted} (id int NOT NULL)")
+    _grant(pg_source, "sales")
+    recipe = pg_source.recipe("odd-names")
+
+    report = env.run(recipe)
+
+    assert (report.status, report.failures, report.warnings) == ("success", [], [])
+    source_names = _pg_relnames(pg_source, "sales")
+    stored = _live(env, fqn.join(["pg", pg_source.database, "sales"]) + ".")
+    assert sorted(fqn.split(f)[-1] for f in stored) == source_names
+    assert sorted(a.doc["name"] for a in stored.values()) == source_names
+    for name in source_names:  # addressable by the FQN the rules spell for it
+        table = env.catalog.get("table", Key(fqn=pg_source.table("sales", name)))
+        assert table.doc["name"] == name
+    assert pg_source.table("sales", "trailing ") == f'pg.{pg_source.database}.sales."trailing "'
+
+    # stale removal works again: a dropped odd table is removed, and so is an ordinary one
+    with pg_source.connect() as conn:
+        conn.execute('DROP TABLE sales."trailing "')
+        conn.execute("DROP TABLE sales.plain")
+    again = env.run(recipe)
+    assert (again.status, again.deleted) == ("success", 2), again.failures
+    left = _live(env, fqn.join(["pg", pg_source.database, "sales"]) + ".")
+    assert sorted(a.doc["name"] for a in left.values()) == _pg_relnames(pg_source, "sales")
+
+
+# -- MariaDB -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Maria:
+    schema: str
+
+    def execute(self, *statements: str) -> None:
+        conn = _maria_connect()
+        try:
+            with conn.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql.replace("{s}", self.schema))
+        finally:
+            conn.close()
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = _maria_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def recipe(self) -> Recipe:
+        config = {"service": "my", "host": MARIA_HOST, "port": MARIA_PORT, "username": "root"}
+        return parse_recipe(
+            {
+                "pipeline": "maria",
+                "source": {"type": "mysql", "config": config},
+                "filters": {"schemas": {"include": [self.schema]}},
+                "options": {"retry": {"attempts": 2, "base_delay": 0.01, "max_delay": 0.02}},
+            }
+        )
+
+    def fqn(self, name: str) -> str:
+        return fqn.join(["my", "default", self.schema, name])
+
+
+@pytest.fixture
+def maria(maria_server: None) -> Iterator[Maria]:
+    m = Maria(f"lt{uuid.uuid4().hex[:8]}_fid")
+    m.execute("CREATE DATABASE `{s}` CHARACTER SET utf8mb4")
+    try:
+        yield m
+    finally:
+        m.execute("DROP DATABASE IF EXISTS `{s}`")
+
+
+def test_a_unique_key_and_a_foreign_key_may_share_a_name(
+    maria: Maria,
+    env: Env,  # noqa: F811
+) -> None:
+    maria.execute(
+        "CREATE TABLE `{s}`.parent (id INT PRIMARY KEY)",
+        "CREATE TABLE `{s}`.child (a INT, b INT, UNIQUE KEY k1 (a), KEY kb (b), "
+        "CONSTRAINT k1 FOREIGN KEY (b) REFERENCES `{s}`.parent (id))",
+    )
+    report = env.run(maria.recipe())
+    assert (report.status, report.failures) == ("success", [])
+
+    in_source = maria.query(
+        "SELECT k.constraint_name, t.constraint_type, k.column_name, k.referenced_table_name, "
+        "k.referenced_column_name FROM information_schema.key_column_usage k "
+        "JOIN information_schema.table_constraints t ON t.table_schema = k.table_schema "
+        "AND t.table_name = k.table_name AND t.constraint_name = k.constraint_name "
+        "AND (k.referenced_table_name IS NULL) = (t.constraint_type <> 'FOREIGN KEY') "
+        "WHERE k.table_schema = %s AND k.table_name = 'child' ORDER BY 2, 3",
+        maria.schema,
+    )
+    assert [r[1:] for r in in_source] == [
+        ("FOREIGN KEY", "b", "parent", "id"),
+        ("UNIQUE", "a", None, None),
+    ]
+    child = env.catalog.get("table", Key(fqn=maria.fqn("child"))).doc
+    assert {c["name"]: c.get("constraint") for c in child["columns"]} == {"a": "unique", "b": None}
+    assert child["constraints"] == [
+        {
+            "type": "foreign_key",
+            "columns": ["b"],
+            "referred_table": maria.fqn("parent"),
+            "referred_columns": ["id"],
+        }
+    ]
+
+
+def test_a_broken_mariadb_view_is_reported_and_its_last_version_kept(
+    maria: Maria,
+    env: Env,  # noqa: F811
+) -> None:
+    maria.execute(
+        "CREATE TABLE `{s}`.base (x INT, y TEXT)",
+        "CREATE TABLE `{s}`.other (id INT)",
+        "CREATE VIEW `{s}`.v AS SELECT x, y FROM `{s}`.base",
+    )
+    recipe = maria.recipe()
+    assert env.run(recipe).status == "success"
+    first = env.catalog.get("table", Key(fqn=maria.fqn("v")))
+    assert [c["name"] for c in first.doc["columns"]] == ["x", "y"]
+
+    maria.execute("DROP TABLE `{s}`.base")
+    listed = maria.query(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = %s "
+        "AND table_name = 'v'",
+        maria.schema,
+    )
+    assert listed == [(0,)]  # what the connector used to store as the view's columns
+
+    report = env.run(recipe)
+    assert report.status == "partial"
+    assert report.units_failed == 1
+    assert maria.fqn("v") in report.failures[0] and "broken" in report.failures[0]
+    assert "references invalid table" in report.failures[0], report.failures  # the server's
+    view = env.catalog.get("table", Key(fqn=maria.fqn("v")))
+    assert view.deleted is False
+    assert [c["name"] for c in view.doc["columns"]] == ["x", "y"]
+    assert view.version == first.version
+
+
+def test_a_broken_duckdb_view_is_reported_and_its_last_version_kept(
+    env: Env,  # noqa: F811
+) -> None:
+    path = env.tmp / "shop.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE base (x INT, y TEXT); CREATE VIEW v AS SELECT x, y FROM base;")
+    con.close()
+    recipe = parse_recipe(
+        {
+            "pipeline": "duck",
+            "source": {"type": "duckdb", "config": {"service": "d", "path": str(path)}},
+        }
+    )
+    assert env.run(recipe).status == "success"
+    v_fqn = fqn.join(["d", "shop", "main", "v"])
+
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE base")
+    # DuckDB still lists the columns the view had; only reading it fails
+    assert con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'v'"
+    ).fetchall() == [("x",), ("y",)]
+    with pytest.raises(duckdb.CatalogException):
+        con.execute("SELECT * FROM v")
+    con.close()
+
+    report = env.run(recipe)
+    assert report.status == "partial"
+    assert report.units_failed == 1
+    assert v_fqn in report.failures[0] and "base" in report.failures[0], report.failures
+    view = env.catalog.get("table", Key(fqn=v_fqn))
+    assert view.deleted is False
+    assert view.version == 1
+
+
+def test_postgres_does_not_let_a_view_break(pg_source: PgSource) -> None:  # noqa: F811
+    """The promise holds on PostgreSQL by construction: a table a view reads cannot be
+    dropped without dropping the view (so stale removal, not a broken view, applies)."""
+    with pg_source.connect() as conn:
+        conn.execute("CREATE TABLE base (x int); CREATE VIEW v AS SELECT x FROM base")
+        with pytest.raises(psycopg.errors.DependentObjectsStillExist):
+            conn.execute("DROP TABLE base")
