@@ -516,6 +516,8 @@ WRITES: list[Bad] = [
     ),
 ]
 
+WIDE_2026 = "\uff12\uff10\uff12\uff16"  # 2026 in full-width digits
+
 READS: list[Bad] = [
     # FQNs in the path
     Bad("fqn-unterminated-quote", "GET", "/api/v1/tables/name/a.%22b", 422, detail="quote"),
@@ -571,6 +573,10 @@ READS: list[Bad] = [
     Bad("as-of-word", "GET", PUT_TABLES, 422, params={"as_of": "yesterday"}, detail="as_of"),
     Bad("as-of-bad-date", "GET", BY_ID, 422, params={"as_of": "2026-13-45"}),
     Bad("as-of-huge-epoch", "GET", BY_ID, 422, params={"as_of": "9" * 25}),
+    # A bare year, a week date and full-width digits are refused, not guessed at.
+    Bad("as-of-year", "GET", BY_ID, 422, params={"as_of": "2026"}, detail="as_of"),
+    Bad("as-of-week", "GET", BY_ID, 422, params={"as_of": "2026-W01"}, detail="as_of"),
+    Bad("as-of-wide-digits", "GET", PUT_TABLES, 422, params={"as_of": WIDE_2026 + "-01-01"}),
     Bad("as-of-huge-epoch-list", "GET", PUT_TABLES, 422, params={"as_of": "9" * 25}),
     Bad("as-of-with-parent", "GET", PUT_TABLES, 422, params={"as_of": "2026-01-01", "parent": "a"}),
     Bad("version-zero", "GET", BY_ID + "/versions/0", 422),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,13 +18,28 @@ def us_to_iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat().replace("+00:00", "Z")
 
 
+# A calendar date, optionally with a time and an offset: ISO 8601 as people write it. Week and
+# ordinal dates (2026-W01, 2026-032) and a bare year are refused rather than guessed at.
+_ISO_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
+    re.ASCII,
+)
+_EPOCH_MS = re.compile(r"\d{10,15}", re.ASCII)  # 1970-01-12 to the year 9999
+
+
 def iso_to_us(text: str) -> int:
-    """Parse an ISO 8601 time (naive means UTC) or epoch milliseconds into epoch microseconds."""
+    """Parse an ISO 8601 time (naive means UTC) or epoch milliseconds into epoch microseconds.
+    Only ASCII digits count, and epoch milliseconds have 10 to 15 of them: a bare `2026` is
+    not taken for 2 seconds after 1970."""
     text = text.strip()
-    if text.isdigit():
-        if len(text) > 15:  # past the year 9999 in epoch milliseconds
-            raise ValueError("epoch milliseconds out of range")
+    if _EPOCH_MS.fullmatch(text):
         return int(text) * 1000
+    if not _ISO_TIME.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not a time: use ISO 8601 (2026-01-31 or 2026-01-31T12:00:00Z) "
+            "or epoch milliseconds"
+        )
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
