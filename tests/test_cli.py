@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from lodestar.catalog import Catalog, Key
 from lodestar.cli.main import app
 from lodestar.demo.sample import sample_assets
 from lodestar.store import migrate, open_store
+from serving import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -305,17 +305,10 @@ class Server:
         return {"LODESTAR_URL": self.url, "LODESTAR_TOKEN": self.token, **extra}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _serving(directory: Path, **env_extra: str) -> Iterator[tuple[Popen[bytes], Path, str]]:
     """`lodestar serve` in a subprocess on this data dir and a free port, stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LODESTAR_")}
     env["LODESTAR_DATA_DIR"] = str(directory)
     env.update(env_extra)
@@ -568,7 +561,7 @@ def test_errors_exit_non_zero_with_the_problem_detail(seeded: Server) -> None:
 
 
 def test_unreachable_server(data_dir: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = run("list", "table", "--url", url)
     assert result.exit_code == 1
     assert f"not reachable at {url}" in result.stderr

@@ -5,42 +5,26 @@ to seconds; bench/schemathesis_run.py runs the same checks with many more."""
 
 from __future__ import annotations
 
-import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
-from schemathesis.core.failures import FailureGroup
 
 from lodestar.api.app import create_app
 from lodestar.settings import Settings
 
 from .support import ApiServer, api_server_running
 
+# The checks, the NDJSON serializer and the per-operation run are the bench's
+# (bench/schemathesis_run.py), with few examples here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from schemathesis_run import check_operation
+
 pytestmark = pytest.mark.slow
 
 EXAMPLES = 6
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
-
-
-@schemathesis.serializer("application/x-ndjson")
-def _ndjson(ctx: Any, value: Any) -> bytes:
-    """The bulk body: NDJSON text as generated from its `type: string` schema."""
-    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
 
 
 _SCHEMA = schemathesis.openapi.from_dict(
@@ -63,25 +47,8 @@ def test_every_operation_is_in_the_run() -> None:
 
 @pytest.mark.parametrize(("method", "path"), _OPERATIONS, ids=[f"{m} {p}" for m, p in _OPERATIONS])
 def test_answers_conform_to_the_document(fuzz_server: ApiServer, method: str, path: str) -> None:
-    op = _SCHEMA[path][method]
     auth = {"Authorization": f"Bearer {fuzz_server.admin_token}"}
-    failures: list[str] = []
-
-    @settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
+    _requests, failures = check_operation(
+        _SCHEMA[path][method], fuzz_server.base_url, auth, EXAMPLES
     )
-    @given(case=op.as_strategy())
-    def one(case: Any) -> None:
-        resp = case.call(base_url=fuzz_server.base_url, headers=auth, timeout=30)
-        try:
-            case.validate_response(resp, checks=CHECKS, headers=auth)
-        except FailureGroup as e:
-            failures.append(f"[{resp.status_code}] {case.formatted_path} {case.query}\n{e}")
-
-    one()
-    assert not failures, "\n\n".join(failures[:3])
+    assert not failures, "\n\n".join(failures)

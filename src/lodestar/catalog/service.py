@@ -249,9 +249,9 @@ class Catalog:
                 asset = q.get_by_fqn(conn, kind, owner)
                 if asset is None:
                     continue
-                column_ids = dict((n, i) for i, n in cq.of_asset(conn, asset.id))
-                if name in column_ids:
-                    return _column_json(column_ids[name], name, asset.fqn, asset.id, kind)
+                column_id = cq.id_of(conn, asset.id, name)
+                if column_id is not None:
+                    return _column_json(column_id, name, asset.fqn, asset.id, kind)
         raise NotFound(f"no column {fqn!r}")
 
     def columns(self, kind: str, key: Key) -> list[dict[str, str]]:

@@ -194,7 +194,7 @@ class Planner:
                 pairs.add(line.parent)
             for r in line.refs:
                 pairs.add((r.kind or "", r.fqn))
-        self._lookup(pairs)
+        self.lookup(pairs)
         by_kind: dict[str, list[str]] = {}
         for line in lines:
             if (line.kind.name, line.fqn) not in self.current:
@@ -261,8 +261,6 @@ class Planner:
         if missing:
             self.known.update(q.ids_by_fqn(self.conn, missing))
 
-    _lookup = lookup
-
     def asset_by_id(self, asset_id: str) -> Asset | None:
         for a in self.current.values():
             if a.id == asset_id:
@@ -272,7 +270,7 @@ class Planner:
     def _resolve(
         self, line: _Line, refs: list[RefUse]
     ) -> tuple[str | None, list[tuple[RefUse, str]]]:
-        self._lookup(
+        self.lookup(
             [*([line.parent] if line.parent else []), *((r.kind or "", r.fqn) for r in refs)]
         )
         parent_id: str | None = None

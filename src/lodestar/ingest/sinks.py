@@ -26,7 +26,7 @@ from lodestar.catalog import (
 from lodestar.catalog.changes import keep_person_edits
 from lodestar.catalog.errors import Conflict
 from lodestar.catalog.observations import Observation
-from lodestar.lineage.edges import add_lineage, lineage_edges
+from lodestar.lineage.edges import lineage_edges
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Origin
 from lodestar.store.engine import Store
@@ -78,8 +78,6 @@ class Sink(Protocol):
         """Which of these (kind, FQN) exist and are not deleted."""
 
     def observe(self, items: Sequence[Observation]) -> list[str]: ...
-
-    def add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]: ...
 
     def soft_delete(self, kind: str, fqn: str) -> bool:
         """Soft-delete with what it contains; False when already gone."""
@@ -146,9 +144,6 @@ class CatalogSink:
 
     def observe(self, items: Sequence[Observation]) -> list[str]:
         return self.catalog.observations.record(items, self.ctx)
-
-    def add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]:
-        return add_lineage(self.catalog, edges, self.ctx).problems
 
     def soft_delete(self, kind: str, fqn: str) -> bool:
         try:
@@ -246,7 +241,7 @@ class ServerSink:
         if then.observations:
             out.observation_problems = self.observe(then.observations)
         if then.lineage:
-            out.lineage_problems = self.add_lineage(then.lineage)
+            out.lineage_problems = self._add_lineage(then.lineage)
         if then.checkpoint is not None:
             then.checkpoint(None)
         return out
@@ -265,7 +260,7 @@ class ServerSink:
         problems: list[str] = result.get("problems", [])
         return problems
 
-    def add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]:
+    def _add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]:
         body = [
             {"from": {"kind": a, "fqn": b}, "to": {"kind": c, "fqn": d}} for a, b, c, d in edges
         ]

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
+from lodestar.jobs import store as q
 from lodestar.jobs.store import advisory_key
 from lodestar.store.engine import Store
 
@@ -56,7 +57,7 @@ class PgLeadership:
     def hold(self) -> bool:
         if self._conn is not None:
             try:
-                self._conn.execute(sa.text("SELECT 1"))
+                q.ping(self._conn)
                 return True  # the session lives, so it still holds the lock
             except sa.exc.DBAPIError:
                 log.warning("scheduler: lost the database connection that made it the leader")
@@ -66,9 +67,7 @@ class PgLeadership:
         except sa.exc.DBAPIError:
             return False
         try:
-            got = conn.execute(
-                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_KEY}
-            ).scalar()
+            got = q.try_session_lock(conn, LEADER_KEY)
         except sa.exc.DBAPIError:
             got = False
         if got:

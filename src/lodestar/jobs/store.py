@@ -30,6 +30,16 @@ job_runs = sa.Table(
 sa.Index("ix_job_runs_job", job_runs.c.kind, job_runs.c.name, job_runs.c.started_at)
 
 
+def ping(conn: Connection) -> None:
+    """Raise (a DBAPIError) when the connection's session has gone."""
+    conn.execute(sa.text("SELECT 1"))
+
+
+def try_session_lock(conn: Connection, key: int) -> bool:
+    """Take a PostgreSQL session advisory lock if free: held until the session ends."""
+    return bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+
+
 def advisory_key(text: str) -> int:
     """A signed 64-bit key for PostgreSQL's advisory locks."""
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()

@@ -45,6 +45,13 @@ def of_asset(conn: Connection, asset_id: str) -> list[tuple[str, str]]:
     return [(str(i), str(n)) for i, n in conn.execute(q)]
 
 
+def id_of(conn: Connection, asset_id: str, name: str) -> str | None:
+    """The id of one column of an asset: a probe of the key."""
+    q = sa.select(columns.c.id).where(columns.c.asset_id == asset_id, columns.c.name == name)
+    found = conn.execute(q).scalar()
+    return None if found is None else str(found)
+
+
 def by_id(conn: Connection, column_id: str) -> tuple[str, str, str, str] | None:
     """(asset id, asset kind, asset FQN, column name) of a column, by its id: a range probe of
     the key on the table id's prefix the column id starts with."""

@@ -22,24 +22,22 @@ from lodestar.model.registry import find_kind
 
 router = APIRouter(prefix="/api/v1", tags=["observations"], default_response_class=Response)
 _OBJECTS = {"type": "array", "items": {"type": "object"}}
-_RECORDED = {
-    "type": "object",
-    "required": ["recorded", "duplicates", "problems"],
-    "properties": {
-        "recorded": {"type": "integer"},
-        "duplicates": {"type": "integer"},
-        "problems": _OBJECTS,
-    },
-}
-_EDGES = {
-    "type": "object",
-    "required": ["added", "refreshed", "problems"],
-    "properties": {
-        "added": {"type": "integer"},
-        "refreshed": {"type": "integer"},
-        "problems": _OBJECTS,
-    },
-}
+
+
+def _counts(*names: str) -> dict[str, Any]:
+    """The schema of a write's answer: these counts, and the problems, as sentences."""
+    return {
+        "type": "object",
+        "required": [*names, "problems"],
+        "properties": {
+            **{n: {"type": "integer"} for n in names},
+            "problems": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+
+
+_RECORDED = _counts("recorded", "duplicates")
+_EDGES = _counts("added", "refreshed")
 _SERIES = {
     "type": "object",
     "required": ["data", "paging"],
