@@ -29,3 +29,12 @@ def test_ids_made_later_sort_later_and_none_repeat() -> None:
     later = new_id()
     assert later > max(first)
     assert len(set(first)) == len(first)
+
+
+def test_a_tables_column_ids_in_one_call_are_each_columns_own_id() -> None:
+    from lodestar.model.ids import column_id, column_ids
+
+    table = new_id()
+    names = ["id", "Customer Id", "naïve", "emoji 🚀", "a" * 128, "x/y"]
+    assert column_ids(table, names) == [column_id(table, n) for n in names]
+    assert column_ids(table, []) == []

@@ -28,7 +28,7 @@ from lodestar.catalog.errors import (
 from lodestar.catalog.policy import check_write
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.common import READ_ONLY_FIELDS, AssetSpec, RefUse
-from lodestar.model.ids import column_id, new_id
+from lodestar.model.ids import column_id, column_ids, new_id
 from lodestar.model.kinds.custom_property import CustomProperty
 from lodestar.model.kinds.table import fill_column_defaults
 from lodestar.model.records import Asset, Origin, now_us
@@ -443,7 +443,8 @@ class Planner:
         aid = asset.id
         if old is None:
             if new_cols:  # the bulk of a bulk create: one row per column, nothing to compare
-                self.column_rows.extend([(aid, n, column_id(aid, n)) for n in _names(new_cols)])
+                names = _names(new_cols)
+                self.column_rows.extend(zip([aid] * len(names), names, column_ids(aid, names)))
             return
         old_cols = old.get("columns")
         if not new_cols and not old_cols:

@@ -40,6 +40,20 @@ def column_id(asset_id: str, name: str) -> str:
     return f"{asset_id[:19]}{h[:4]}-{h[4:16]}"
 
 
+def column_ids(asset_id: str, names: list[str]) -> list[str]:
+    """`column_id` of each name, for the columns of one table: the hash of the shared
+    `asset_id/` prefix is computed once and copied per name (a bulk create makes 30 a table)."""
+    prefix = asset_id[:19]
+    seeded = hashlib.blake2b(f"{asset_id}/".encode(), digest_size=8)
+    out: list[str] = []
+    for name in names:
+        h = seeded.copy()
+        h.update(name.encode())
+        d = h.hexdigest()
+        out.append(f"{prefix}{d[:4]}-{d[4:16]}")
+    return out
+
+
 def column_table_prefix(column: str) -> str:
     """The prefix every id of the column's table starts with."""
     return column[:18]
