@@ -1,6 +1,7 @@
 """PostgreSQL ingestion: Lodestar's first and unchanged second run, against DataHub's.
 
-1. Build a fresh PostgreSQL database `lodestar_bench_<tables>` on 127.0.0.1:5432 (user postgres)
+1. Build a fresh PostgreSQL database `lodestar_bench_<tables>_<random>` on 127.0.0.1:5432 (user
+   postgres; a name of its own, so two runs on one server do not drop each other's)
    with N tables x C typed columns (a primary key, NOT NULL and DEFAULT on some columns, a
    comment on every table and on every third column) spread over S schemas, plus V views
    (with comments) over those tables; one DDL script per 100 tables, then ANALYZE so row
@@ -9,7 +10,8 @@
    (first run), then again with nothing changed (second run). Each run is a child process,
    so its wall time includes interpreter start-up and imports; its peak RSS is the child's
    ru_maxrss from wait4(). "in-run s" is the time inside run_recipe only (catalog migrated
-   beforehand, outside the clock).
+   beforehand, outside the clock). Then "one changed": `COMMENT ON TABLE` of one table, and
+   a run, `--repeat` times (a live database's common case: something changed, little did).
 3. The peer (--peer, when --peer-venv has acryl-datahub): DataHub's `postgres` source into
    its `file` sink and into its `datahub-lite` sink (DuckDB), each a child process of the peer
    venv's python running bench/_datahub_runner.py (telemetry off, upgrade check disabled,
@@ -20,7 +22,9 @@
 4. --scaling: the first-run measurement at 250, 500 and 1000 tables (views and schemas as
    given), to see whether peak memory stays flat as the source grows.
 5. --warm (on by default; --no-warm skips it): the scheduler's case, one child process that
-   ran the pipeline before (see `child_warm`); --cli: the real `lodestar ingest` command.
+   has run a pipeline before (see `child_warm`); --cli: the real `lodestar ingest` command.
+
+A missing peer is a loud SKIPPED and exit code 3, unless --no-peer says not to run one.
 
     .venv/bin/python bench/ingest_postgres.py                        # 1000 x 30, 100 views
     .venv/bin/python bench/ingest_postgres.py --no-peer --scaling
@@ -43,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,6 +175,12 @@ def create_source(db: str, tables: int, columns: int, views: int, schemas: int) 
     return time.perf_counter() - t0
 
 
+def touch_one_table(db: str, k: int) -> None:
+    """Change one table's comment: the catalog stamp moves, one relation's hash with it."""
+    with psycopg.connect(_conninfo(db), autocommit=True) as conn:
+        conn.execute(f"COMMENT ON TABLE s00.t_00000 IS 'Changed for run {k}'")
+
+
 def drop_database(db: str) -> None:
     with psycopg.connect(_conninfo("postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
@@ -293,13 +304,20 @@ def child_warm(recipe_json: str, tmp: str, repeat: int) -> None:
     from lodestar.store import open_store
 
     recipe = parse_recipe(json.loads(recipe_json))
-    run_recipe(recipe, Settings(data_dir=Path(tmp) / "warm-up"))
+    # The warm-up loads every module the runs use, but reads one table only: the timed first
+    # run must not find the source's pages already in PostgreSQL's cache.
+    warm_up = json.loads(recipe_json)
+    warm_up["filters"] = {"tables": {"include": ["t_00000"]}}
+    run_recipe(parse_recipe(warm_up), Settings(data_dir=Path(tmp) / "warm-up"))
     tune_gc()  # as the server does once it has started
     settings = Settings(data_dir=Path(tmp) / "catalog")
     # The server's scheduler runs pipelines on the catalog it serves, opened once.
     store = open_store(settings.effective_database_url, settings.pool_size)
     catalog = Catalog(store)
-    for run in ["first"] + ["second"] * repeat:
+    db = json.loads(recipe_json)["source"]["config"]["database"]
+    for k, run in enumerate(["first"] + ["second"] * repeat + ["one changed"] * repeat):
+        if run == "one changed":
+            touch_one_table(db, k)
         t0, c0 = time.perf_counter(), time.process_time()
         report = run_recipe(recipe, settings, catalog=catalog)
         in_run, in_run_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -512,10 +530,11 @@ def main() -> int:
 
     rows: list[Measured] = []
     dbs: list[str] = []
+    skipped_peer = False
     scaling: list[tuple[int, Measured]] = []
     relations = args.tables + args.views
     try:
-        db = f"lodestar_bench_{args.tables}"
+        db = f"lodestar_bench_{args.tables}_{uuid.uuid4().hex[:8]}"
         dbs.append(db)
         secs = create_source(db, args.tables, args.columns, args.views, args.schemas)
         print(f"created {db} in {secs:.1f} s")
@@ -531,6 +550,11 @@ def main() -> int:
                 second = measure_lodestar(db, data_dir, "second", relations, detect=detect)
                 rows.append(second)
                 print_table([second])
+            for k in range(max(1, args.repeat)):
+                touch_one_table(db, k)
+                changed = measure_lodestar(db, data_dir, "one changed", relations, detect=detect)
+                rows.append(changed)
+                print_table([changed])
             if args.profile:
                 prof = Path(tmp) / "second.prof"
                 measured = measure_lodestar(
@@ -570,7 +594,12 @@ def main() -> int:
         if args.peer:
             py = peer_python(args.peer_venv)
             if py is None:
-                print(f"peer: no usable acryl-datahub in {args.peer_venv}; skipped")
+                skipped_peer = True
+                print(
+                    f"\n*** peer SKIPPED: no usable acryl-datahub in {args.peer_venv} (set it up "
+                    "as the docstring says, or pass --no-peer) ***\n",
+                    file=sys.stderr,
+                )
             else:
                 for sink in [s.strip() for s in args.peer_sinks.split(",") if s.strip()]:
                     with tempfile.TemporaryDirectory(prefix="datahub-bench-") as tmp:
@@ -584,7 +613,7 @@ def main() -> int:
                     scaling.append((n, first))
                     continue
                 views = round(args.views * n / args.tables)
-                sdb = f"lodestar_bench_{n}"
+                sdb = f"lodestar_bench_{n}_{uuid.uuid4().hex[:8]}"
                 dbs.append(sdb)
                 create_source(sdb, n, args.columns, views, args.schemas)
                 with tempfile.TemporaryDirectory(prefix="lodestar-bench-") as tmp:
@@ -615,7 +644,9 @@ def main() -> int:
                 indent=2,
             )
         )  # fmt: skip
-    return 0 if all(m.ok for m in rows) else 1
+    if not all(m.ok for m in rows):
+        return 1
+    return 3 if skipped_peer else 0
 
 
 def summarize(rows: list[Measured]) -> None:
@@ -654,6 +685,17 @@ def summarize(rows: list[Measured]) -> None:
         if f.info.get("in_run_cpu") and run_cpus:
             line += f"; in-run CPU: {f.info['in_run_cpu'] / median(run_cpus):.1f}x"
         print(line)
+        changed = [m for m in rows if m.tool == tool and m.run == "one changed" and m.ok]
+        if changed:
+            c = median([m.wall for m in changed])
+            line = (
+                f"  one table changed: {f.wall / c:.1f}x faster than the first (wall, median of "
+                f"{len(changed)}), {c / median([m.wall for m in seconds]):.2f}x the unchanged run"
+            )
+            c_in = [m.in_run for m in changed if m.in_run]
+            if f.in_run and c_in:
+                line += f"; in-run: {f.in_run / median(c_in):.1f}x faster than the first"
+            print(line)
     if "first" in ours and peers:
         best = min(peers, key=lambda m: m.wall)
         r = best.wall / ours["first"].wall

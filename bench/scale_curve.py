@@ -93,7 +93,9 @@ class Plain:
 
     def count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
+            )
 
 
 def _bodies(first: int, last: int) -> Iterator[list[dict[str, Any]]]:
@@ -180,13 +182,23 @@ def run(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def _ratio(r: dict[str, Any]) -> float:
+    """The created pass's CPU (server and PostgreSQL) over the plain insert's."""
+    c, p = r["created"], r["plain"]
+    return float((c[1] + c[2]) / max(p[1] + p[2], 1e-9))
+
+
 def _line(r: dict[str, Any]) -> str:
     c, u, p = r["created"], r["unchanged"], r["plain"]
     reads = r["reads"]
-    read = "reads: no wrk" if reads is None else f"reads {reads['req/s']:,.0f}/s p99 {reads['p99']:.1f} ms"
+    read = (
+        "reads: no wrk"
+        if reads is None
+        else f"reads {reads['req/s']:,.0f}/s p99 {reads['p99']:.1f} ms"
+    )
     return (
         f"created {c[0]:,.0f}/s, unchanged {u[0]:,.0f}/s, plain {p[0]:,.0f}/s, "
-        f"CPU created/plain {(c[1] + c[2]) / max(p[1] + p[2], 1e-9):.1f}x; {read}"
+        f"CPU created/plain {_ratio(r):.1f}x; {read}"
     )
 
 
@@ -222,7 +234,7 @@ def main() -> None:
             [r["backend"], r["size"], r["created"][0], r["created"][1], r["created"][2],
              r["unchanged"][0], r["unchanged"][1], r["unchanged"][2], r["plain"][0],
              r["plain"][1] + r["plain"][2],
-             f"{(r['created'][1] + r['created'][2]) / max(r['plain'][1] + r['plain'][2], 1e-9):.1f}x",
+             f"{_ratio(r):.1f}x",
              reads(r, "req/s"), reads(r, "p50"), reads(r, "p99"),
              "-" if r["reads"] is None
              else 1000 * r["reads"]["server_cpu"] / max(r["reads"]["requests"], 1)]
