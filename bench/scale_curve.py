@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _server as S
-from read_latency_wrk import LUA, run_wrk
+from read_latency import LUA, run_wrk
 
 TARGET_TABLES_PER_S = 2000
 TARGET_CPU_RATIO = 6.0
