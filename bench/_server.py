@@ -214,8 +214,12 @@ def running_server(
     taskset: str | None = None,
     gc_stats: bool = False,
     gc_threshold: int | None = None,
+    serve: bool = False,
 ) -> Iterator[Server]:
     """Start a server on a fresh database; stop it and drop the database on exit.
+
+    serve: start it as users do, `lodestar serve` (uvicorn under the CLI, the scheduler on),
+    instead of uvicorn with the app factory.
 
     gc_stats: run uvicorn through a small bootstrap that times the garbage collector (read
     with `Server.gc_stats()`); gc_threshold: the bootstrap also sets the generation-0 threshold
@@ -241,7 +245,11 @@ def running_server(
         uv_args.append("--no-access-log")
     if workers > 1:
         uv_args += ["--workers", str(workers)]
-    if gc_stats or gc_threshold:
+    if serve:
+        cmd = [PYTHON, "-m", "lodestar.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
+    elif gc_stats or gc_threshold:
         full_env["LODESTAR_BENCH_GC_FILE"] = str(data_dir / "gcstats.json")
         if gc_threshold:
             full_env["LODESTAR_BENCH_GC_THRESHOLD"] = str(gc_threshold)
@@ -476,13 +484,16 @@ def ndjson(lines: list[dict[str, Any]]) -> bytes:
 def seed_tables(
     server: Server, n: int, *, per_request: int = 1000, service: str = SERVICE
 ) -> list[str]:
-    """Seed the referenced assets and n generated tables; return the tables' FQNs."""
-    bodies = [table_body(i, service=service) for i in range(n)]
+    """Seed the referenced assets and n generated tables; return the tables' FQNs. The bodies
+    are made a request at a time: 100,000 of them at once would take gigabytes here."""
+    fqns: list[str] = []
     with server.client() as c:
         post_bulk(c, ndjson(seed_lines(service=service)))
         for i in range(0, n, per_request):
-            post_bulk(c, ndjson(bodies[i : i + per_request]))
-    return [table_fqn(b) for b in bodies]
+            bodies = [table_body(j, service=service) for j in range(i, min(i + per_request, n))]
+            post_bulk(c, ndjson(bodies))
+            fqns += [table_fqn(b) for b in bodies]
+    return fqns
 
 
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:

@@ -1,7 +1,7 @@
 """Server memory: RSS of the server process idle and after a burst of reads.
 
-For each backend: start a server (uvicorn subprocess, one worker) on a fresh database, read
-VmRSS from /proc/<pid>/status right after start-up; load the demo catalog
+For each backend: start a server as users do (`lodestar serve`, one worker) on a fresh
+database, read VmRSS from /proc/<pid>/status right after start-up; load the demo catalog
 (`lodestar.demo.sample.sample_assets()`) plus --tables generated tables (30 columns each) so the
 catalog holds a few hundred assets; wait --wait seconds and read the idle RSS; then send a
 burst of reads (GET by FQN of random tables, list pages of every kind, versions, events) from
@@ -9,6 +9,7 @@ burst of reads (GET by FQN of random tables, list pages of every kind, versions,
 
     .venv/bin/python bench/idle_rss.py
     .venv/bin/python bench/idle_rss.py --backend sqlite --tables 500 --burst 5000
+    .venv/bin/python bench/idle_rss.py --tables 100000        # a catalog of 100k tables
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def burst(server: S.Server, fqns: list[str], n: int, clients: int) -> tuple[int,
 def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     from lodestar.demo.sample import sample_assets
 
-    with S.running_server(backend) as server:
+    with S.running_server(backend, serve=True) as server:
         time.sleep(1.0)
         start = S.rss_kib(server.pid)
         demo = [{"kind": kind, **body} for kind, body in sample_assets()]
@@ -126,7 +127,7 @@ def main() -> None:
           mb(r["after"]), mb(r["peak"]), r["burst"] / r["burst_s"], r["failed"]]
          for r in results],
     )  # fmt: skip
-    print("\nRSS of the uvicorn server process from /proc/<pid>/status (VmRSS, VmHWM); MB = MiB.\n")
+    print("\nRSS of the `lodestar serve` process (/proc/<pid>/status VmRSS, VmHWM); MB = MiB.\n")
     for r in results:
         worst = max(mb(r["idle"]), mb(r["after"]))
         ok = worst < TARGET_MB
