@@ -151,3 +151,23 @@ def test_every_spelling_of_the_same_parts_normalizes_alike() -> None:
     assert fully_quoted != canonical
     assert fqn.normalize(fully_quoted) == canonical
     assert fqn.split(fully_quoted) == parts
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["zero\u200bwidth", "bidi\u202eflip", "nbsp\u00a0space", "soft\u00adhyphen", "bom\ufeff",
+     "isolate\u2066x\u2069", "ideographic\u3000space", "c1\x85control"],
+)  # fmt: skip
+def test_a_part_with_an_invisible_character_is_quoted_so_it_differs_from_its_look_alike(
+    part: str,
+) -> None:
+    quoted = fqn.quote(part)
+    assert quoted == f'"{part}"'
+    assert fqn.split(f"svc.{quoted}") == ["svc", part]
+    with pytest.raises(fqn.FQNError, match="so must one that holds invisible characters"):
+        fqn.split(f"svc.{part}")
+
+
+def test_visible_non_ascii_names_stay_unquoted() -> None:
+    for part in ["café", "日本語", "naïve name", "Ünïcödé"]:
+        assert fqn.quote(part) == part

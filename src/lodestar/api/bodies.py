@@ -22,7 +22,15 @@ class UnsupportedMediaType(CatalogError):
     title = "Unsupported media type"
 
 
-JSON_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/plain", "")
+JSON_TYPES = ("application/json", "")
+# What `curl -d` sends unless told otherwise, and plain text: a client that says its body is
+# not JSON is taken at its word.
+_HINT = {
+    "application/x-www-form-urlencoded": (
+        " (curl -d sends that unless told: add -H 'Content-Type: application/json')"
+    ),
+    "text/plain": " (add -H 'Content-Type: application/json')",
+}
 
 
 def media_type(request: Request) -> str:
@@ -85,7 +93,9 @@ def check_depth(value: Any) -> None:
 async def read_json(request: Request, limit: int, allowed: tuple[str, ...] = JSON_TYPES) -> Any:
     mt = media_type(request)
     if mt not in allowed and not mt.endswith("+json"):
-        raise UnsupportedMediaType(f"send the body as application/json (got {mt!r})")
+        raise UnsupportedMediaType(
+            f"send the body as application/json (got {mt!r}){_HINT.get(mt, '')}"
+        )
     return parse_json(await read_bytes(request, limit))
 
 

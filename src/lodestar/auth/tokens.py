@@ -56,6 +56,26 @@ class TokenInfo:
     revoked: bool
 
 
+def check_token_name(name: str) -> None:
+    """One rule for token names, so each is visible and unambiguous and can be revoked by
+    name over HTTP: 1 to 128 printable characters (no control, zero-width, bidirectional or
+    other invisible ones, no space but U+0020), no white space at either end, no `/`."""
+    problem = None
+    if not name or len(name) > 128:
+        problem = "a token needs a name of 1 to 128 characters"
+    elif not name.isprintable():
+        problem = (
+            "a token name must be printable: no control, zero-width or bidirectional "
+            "characters, and no space but the plain one"
+        )
+    elif name != name.strip():
+        problem = "a token name must not start or end with white space"
+    elif "/" in name:
+        problem = "a token name must not contain '/' (it is revoked by name in a URL path)"
+    if problem:
+        raise InvalidInput(problem, errors=[{"loc": ["name"], "msg": problem}])
+
+
 class TokenService:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -70,8 +90,7 @@ class TokenService:
     ) -> str:
         if role not in ROLES:
             raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-        if not name or len(name) > 128:
-            raise InvalidInput("a token needs a name of 1 to 128 characters")
+        check_token_name(name)
         if role == "editor" and not user:
             raise InvalidInput("an editor token acts as a user: pass the user's name")
         token = PREFIX + secrets.token_urlsafe(32)

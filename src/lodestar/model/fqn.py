@@ -1,5 +1,7 @@
-"""Fully qualified names: dot-separated parts; a part holding `.`, `"` or a control character,
-or starting or ending with white space, is double-quoted.
+"""Fully qualified names: dot-separated parts; a part holding `.`, `"`, a control character
+or an invisible one (zero-width, bidirectional controls, spaces other than the plain space), or
+starting or ending with white space, is double-quoted. So a name can always be told from its
+look-alikes: `orders` and `orders` with a zero-width space are `orders` and `"orders"`.
 
 `""` inside a quoted part escapes one quote, so every list of parts has exactly one spelling.
 Every name a source can hold round-trips (PostgreSQL allows `"trailing "` and tabs): only an
@@ -13,7 +15,13 @@ from functools import lru_cache
 
 MAX_PART_LENGTH = 256
 MAX_FQN_LENGTH = 2048
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0, DEL, C1) and the characters that print as nothing or as a plain
+# space: the soft hyphen, zero-width and bidirectional marks, embeddings and isolates, word
+# joiners, the byte order mark, and every space but U+0020.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xa0\xad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f"
+    "\u205f-\u206f\u3000\ufeff\ufff9-\ufffb]"
+)
 # The same rule as check_part, for pydantic to check in Rust (names are validated by the
 # hundred thousand in bulk ingests): not empty, no NUL.
 NAME_PATTERN = r"^[^\x00]+$"
@@ -97,7 +105,8 @@ def split(fqn: str) -> list[str]:
             if part and _needs_quotes(part):
                 raise FQNError(
                     "a part that starts or ends with white space or holds control characters "
-                    f'must be quoted, as "a ", in {fqn!r}'
+                    'must be quoted, as "a ", and so must one that holds invisible characters '
+                    f"(zero-width, bidirectional, spaces other than U+0020), in {fqn!r}"
                 )
             i = j
         parts.append(check_part(part))

@@ -31,7 +31,6 @@ NDJSON_TYPES = (
     "application/jsonl",
     "application/json",
     "text/plain",
-    "application/x-www-form-urlencoded",
     "",
 )
 
@@ -107,7 +106,15 @@ async def bulk(
 ) -> Response:
     mt = media_type(request)
     if mt not in NDJSON_TYPES:
-        raise UnsupportedMediaType(f"send the bulk body as application/x-ndjson (got {mt!r})")
+        hint = (
+            " (curl -d sends that and drops the newlines: use --data-binary @file.ndjson "
+            "-H 'Content-Type: application/x-ndjson')"
+            if mt == "application/x-www-form-urlencoded"
+            else ""
+        )
+        raise UnsupportedMediaType(
+            f"send the bulk body as application/x-ndjson (got {mt!r}){hint}"
+        )
     limit = svc.settings.max_bulk_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:

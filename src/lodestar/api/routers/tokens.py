@@ -32,7 +32,13 @@ _ISSUED = {
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^/\s]([^/]*[^/\s])?$",
+        description="1 to 128 printable characters (no control, zero-width or bidirectional "
+        "ones), no white space at either end, no `/`.",
+    )
     role: Literal["admin", "steward", "editor", "viewer", "bot"]
     user: str | None = Field(None, description="The user an editor acts as.")
     ttl_days: int | None = Field(None, ge=1, le=3650)
