@@ -112,9 +112,7 @@ async def bulk(
             if mt == "application/x-www-form-urlencoded"
             else ""
         )
-        raise UnsupportedMediaType(
-            f"send the bulk body as application/x-ndjson (got {mt!r}){hint}"
-        )
+        raise UnsupportedMediaType(f"send the bulk body as application/x-ndjson (got {mt!r}){hint}")
     limit = svc.settings.max_bulk_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
