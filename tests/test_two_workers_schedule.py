@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -75,3 +76,8 @@ def test_two_server_workers_run_a_due_pipeline_once(pg_database: str, tmp_path: 
         runs = _runs(pg_database)
     assert len(runs) == 2, runs
     assert runs[0]["status"] == "success", runs[0]
+    # The scheduler says what it ran, on the server's own log (a due run is found within one
+    # scheduler interval, 30 s by default).
+    log = (tmp_path / "serve.log").read_text()
+    assert re.search(r"pipeline 'shop': run [0-9a-f-]{36} started", log), log
+    assert "ingestion job 'shop': success in" in log, log

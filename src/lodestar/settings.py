@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         True, description="Run due jobs (ingestion pipelines) and run-now requests in the server."
     )
     scheduler_interval: float = Field(30.0, gt=0, description="Seconds between schedule checks.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info",
+        description="Level of the server's own log (scheduled runs: start, end, failure) on "
+        "standard error, beside uvicorn's.",
+    )
     scheduler_concurrency: int = Field(
         2, ge=1, le=64, description="Jobs one server process runs at the same time."
     )

@@ -6,10 +6,11 @@ stays fast.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -35,14 +36,34 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus Lodestar's own loggers (the scheduler's runs, start-up
+    warnings) on the same stream, at `level`."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["lodestar"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
 def run_server(settings: Settings, store: Store) -> None:
     """Serve the API until Ctrl-C, on an already open store (the caller disposes it)."""
     import uvicorn
 
     from lodestar.api.app import create_app
 
+    log_config = _log_config(settings.log_level)
     if settings.workers == 1:
-        uvicorn.run(create_app(settings, store=store), host=settings.host, port=settings.port)
+        uvicorn.run(
+            create_app(settings, store=store),
+            host=settings.host,
+            port=settings.port,
+            log_config=log_config,
+        )
         return
     # Several processes: each builds its app from the environment, so hand the resolved
     # settings down that way.
@@ -58,6 +79,7 @@ def run_server(settings: Settings, store: Store) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        log_config=log_config,
     )
 
 

@@ -15,6 +15,7 @@ from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.patterns import Filters
 from lodestar.ingest.source import Options
 from lodestar.model.common import OwnerRef
+from lodestar.model.cron import check_cron
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -62,6 +63,8 @@ class Recipe(BaseModel):
     @model_validator(mode="after")
     def _name(self) -> Recipe:
         check_pipeline_name(self.pipeline)
+        if self.schedule is not None:
+            self.schedule = check_cron(self.schedule)
         return self
 
 

@@ -316,6 +316,13 @@ def run_pipeline(
         source.close()
         raise
     report.run_id, report.resumed = run.run_id, run.resumed
+    if not dry_run:
+        log.info(
+            "pipeline %r: run %s %s",
+            recipe.pipeline,
+            run.run_id,
+            "resumed" if run.resumed else "started",
+        )
     r = _Run(recipe, sink, state, report, run, dry_run, progress)
     beat = None if dry_run else state.keep_alive(run.run_id)
     complete = False

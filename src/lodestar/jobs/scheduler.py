@@ -146,6 +146,14 @@ class Scheduler:
                 with self._lock:
                     self._running[job] = run_id
             ctx = JobContext(kind_name, name, run_id, attempt, asked, self._stop)
+            if run_id is not None:  # a kind with its own history logs its own start
+                log.info(
+                    "%s job %r started (%s, attempt %d)",
+                    kind_name,
+                    name,
+                    "asked to run" if asked else "due",
+                    attempt,
+                )
             started = time.monotonic()
             try:
                 result = kind.run(name, ctx)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lodestar.model.common import AssetSpec, ShortText
+from lodestar.model.cron import check_cron
 from lodestar.model.registry import KindSpec, register
 from lodestar.model.secrets import check_no_clear_secrets
 
@@ -64,11 +65,7 @@ class IngestionPipeline(AssetSpec):
     def _cron(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        from croniter import croniter  # 20 ms to import: only for a pipeline with a schedule
-
-        if not croniter.is_valid(v):
-            raise ValueError("not a cron expression: use five fields such as '*/30 * * * *'")
-        return v
+        return check_cron(v)
 
     @field_validator("recipe")
     @classmethod
