@@ -8,6 +8,7 @@ extracted asset must be accepted by the real catalog and read back by FQN unchan
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from lodestar.ingest.connectors.duckdb import DuckDBSource
 from lodestar.ingest.connectors.generic import SQLAlchemySource
 from lodestar.ingest.connectors.mysql import MySQLSource
 from lodestar.ingest.connectors.postgres import PostgresConfig, PostgresSource
-from lodestar.ingest.connectors.sql_common import SQLSource, json_safe, looks_personal
+from lodestar.ingest.connectors.sample_data import json_safe, looks_personal, looks_personal_value
+from lodestar.ingest.connectors.sql_common import SQLSource
 from lodestar.ingest.connectors.sqlite import SQLiteSource
 from lodestar.ingest.errors import PermanentError, TransientError
 from lodestar.ingest.patterns import Filter, Filters
@@ -675,6 +677,66 @@ def test_sqlite_sample_data_and_missing_file(sqlite_zoo: Path, tmp_path: Path) -
     with pytest.raises(PermanentError, match="does not exist"):
         source.check()
     assert not missing.exists()  # never created by looking
+
+
+def test_sample_cells_that_look_personal_are_masked_whatever_the_column_is_called(
+    tmp_path: Path,
+) -> None:
+    """A generated column `email || '!'` has no telling name: its cells are masked by what
+    they hold (e-mail, phone, card and IBAN numbers), and ordinary values stay."""
+    path = tmp_path / "crm.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            """
+            CREATE TABLE contacts (
+                id INTEGER PRIMARY KEY,
+                mail TEXT,
+                contact TEXT GENERATED ALWAYS AS (mail || '!') STORED,
+                note TEXT,
+                ref TEXT,
+                card INTEGER
+            );
+            INSERT INTO contacts (id, mail, note, ref, card) VALUES
+              (1, 'ann@example.com', 'call +44 20 7946 0958 after 5', 'ORD-2026-000123',
+               4111111111111111),
+              (2, 'bob@example.org', 'paid with 5500 0000 0000 0004',
+               'GB82 WEST 1234 5698 7654 32', 1234567890123),
+              (3, 'cy@example.net', 'version 1.2.3 on 2026-11-30 12:00:00',
+               'DE89370400440532013000', NULL);
+            """
+        )
+    conn.close()
+    units, _ = run(
+        SQLiteSource, {"service": "lite", "path": str(path)}, sample_data=True, sample_rows=5
+    )
+    sample = units[-1].assets[-1][1]["sample_data"]
+    assert sample["columns"] == ["id", "mail", "contact", "note", "ref", "card"]
+    assert sample["rows"] == [
+        [1, "***", "***", "***", "ORD-2026-000123", "***"],
+        [2, "***", "***", "***", "***", 1234567890123],
+        [3, "***", "***", "version 1.2.3 on 2026-11-30 12:00:00", "***", None],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "personal"),
+    [
+        ("ann@example.com!", True),
+        ("call +44 20 7946 0958", True),
+        ("(020) 7946 0958", True),
+        ("4111 1111 1111 1111", True),
+        ("4111111111111112", False),  # fails the Luhn check
+        ("DE89370400440532013000", True),
+        ("DE89370400440532013001", False),  # fails the IBAN check
+        ("SKU 0000000000000", False),
+        ("order 12345 on 2026-11-30", False),
+        ("3.14159265358979", False),
+    ],
+)
+def test_personal_values_are_told_by_their_shape_and_check_digits(
+    text: str, personal: bool
+) -> None:
+    assert looks_personal_value(text) is personal
 
 
 # -- DuckDB ------------------------------------------------------------------------------------

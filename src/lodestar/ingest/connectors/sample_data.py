@@ -1,5 +1,6 @@
-"""Sample rows for the SQL connectors: personal-looking columns masked, cells made JSON-safe
-and bounded in size."""
+"""Sample rows for the SQL connectors: personal-looking columns masked, cells that look like
+personal data masked wherever they are (a generated column `email || '!'` has no telling name),
+cells made JSON-safe and bounded in size."""
 
 from __future__ import annotations
 
@@ -37,6 +38,54 @@ def looks_personal(column: str) -> bool:
     if any(t in _PII_TOKENS for t in tokens):
         return True
     return any(pair in _PII_PAIRS for pair in itertools.pairwise(tokens))
+
+
+# E-mail addresses, phone numbers (a + or a bracketed area code, or 9 to 15 digits in groups),
+# payment card numbers (13 to 19 digits that pass the Luhn check) and IBANs (country, check
+# digits and 11 to 30 letters and digits that pass the mod-97 check), anywhere in the text.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d ()./-]{7,18}\d|\(\d{2,5}\)[\d ./-]{5,14}\d)(?![\w.])")
+_DIGITS = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12,18}(?![\w.])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _iban_ok(text: str) -> bool:
+    s = text.replace(" ", "")
+    moved = s[4:] + s[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def looks_personal_value(text: str) -> bool:
+    """Whether a text cell holds an e-mail address, a phone, card or IBAN number."""
+    if _EMAIL.search(text) or _PHONE.search(text):
+        return True
+    for m in _DIGITS.finditer(text):
+        digits = m.group().replace(" ", "").replace("-", "")
+        if len(set(digits)) > 1 and _luhn(digits):
+            return True
+    return any(_iban_ok(m.group()) for m in _IBAN.finditer(text))
+
+
+def masked_cell(value: Any) -> Any:
+    """A JSON-safe cell, masked when its text looks like personal data."""
+    cell = json_safe(value)
+    if isinstance(cell, str) and len(cell) >= 6 and looks_personal_value(cell):
+        return MASK
+    if isinstance(cell, int) and not isinstance(cell, bool) and 10**12 <= cell < 10**19:
+        digits = str(cell)  # a card number kept as a bigint
+        if len(set(digits)) > 1 and _luhn(digits):
+            return MASK
+    return cell
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:

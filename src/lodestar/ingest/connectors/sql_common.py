@@ -23,7 +23,12 @@ from typing import Any, ClassVar, Literal, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from lodestar.ingest.connectors.sample_data import MASK, bounded_rows, json_safe, looks_personal
+from lodestar.ingest.connectors.sample_data import (
+    MASK,
+    bounded_rows,
+    looks_personal,
+    masked_cell,
+)
 from lodestar.ingest.connectors.sql_changes import (
     Digests,
     RelationDigest,
@@ -716,7 +721,8 @@ class SQLSource(Source):
         return sa.select(*(selected or [sa.literal_column("1")])).select_from(tbl).limit(limit)
 
     def sample(self, database: str, schema: str, table: TableMeta, key: str) -> dict[str, Any]:
-        """Up to `sample_rows` rows, personal-looking columns masked, values JSON-safe."""
+        """Up to `sample_rows` rows, personal-looking columns and cells masked, values
+        JSON-safe."""
         names = [c.name for c in table.columns]
         masked = [looks_personal(n) for n in names]
         shown = [n for n, m in zip(names, masked, strict=True) if not m]
@@ -727,7 +733,7 @@ class SQLSource(Source):
             out = []
             for row in conn.execute(stmt).fetchmany(limit):
                 it = iter(row)
-                out.append([MASK if m else json_safe(next(it)) for m in masked])
+                out.append([MASK if m else masked_cell(next(it)) for m in masked])
             return out
 
         try:
