@@ -280,6 +280,51 @@ def test_mixed_json_value_types_are_read_as_text(tmp_path: Path) -> None:
     assert _rows(units, F("lake", "ok.jsonl"))["rows"] == 4
 
 
+def test_a_record_with_a_mixed_array_is_typed_not_failed(tmp_path: Path) -> None:
+    """Arrow cannot type `[1, "a"]` even on its own: the record is typed from its parsed value
+    (the array's items as text) and the file is catalogued with every row counted."""
+    lines = [
+        '{"id": 1, "tags": ["a", "b"], "score": 1.5}',
+        '{"id": 2, "tags": [1, "a", null], "score": 2}',
+        '{"id": 3, "tags": [], "nested": {"xs": [true, "no"]}}',
+    ]
+    (tmp_path / "mixed.jsonl").write_text("\n".join(lines) + "\n")
+    units = _extract(path=str(tmp_path))
+    assert [u.key for u in units if u.error] == []
+    assert _types(_container(units, F("lake", "mixed.jsonl"))) == {
+        "id": "int64",
+        "tags": "list<item: string>",
+        "score": "double",
+        "nested": "struct<xs: list<item: string>>",
+    }
+    assert _rows(units, F("lake", "mixed.jsonl")) == {"rows": 3, "exact": True}
+
+
+@pytest.mark.parametrize(
+    ("sep", "name"), [(";", "semi.csv"), ("\t", "tabs.csv"), ("|", "pipes.csv")]
+)
+def test_the_csv_delimiter_is_found_from_the_first_lines(
+    tmp_path: Path, sep: str, name: str
+) -> None:
+    rows = ["id", "amount", "note"], ["1", "12.50", '"a, b; c"'], ["2", "3.25", "plain"]
+    (tmp_path / name).write_text("".join(sep.join(r) + "\n" for r in rows))
+    units = _extract(path=str(tmp_path))
+    table = _container(units, F("lake", name))
+    assert _types(table) == {"id": "int64", "amount": "double", "note": "string"}
+    assert _rows(units, F("lake", name)) == {"rows": 2, "exact": True}
+
+
+def test_a_configured_delimiter_wins_over_the_guess(tmp_path: Path) -> None:
+    # Split on `;` or on `|`, every line has two fields: the guess takes `;`, the config `|`.
+    (tmp_path / "odd.csv").write_text("a|b;c\n1|x;2\n3|y;4\n")
+    guessed = _types(_container(_extract(path=str(tmp_path)), F("lake", "odd.csv")))
+    assert guessed == {"a|b": "string", "c": "int64"}
+    told = _types(_container(_extract(path=str(tmp_path), delimiter="|"), F("lake", "odd.csv")))
+    assert told == {"a": "int64", "b;c": "string"}
+    with pytest.raises(ValueError, match="delimiter"):
+        FilesConfig.model_validate({"service": "lake", "path": str(tmp_path), "delimiter": ";;"})
+
+
 def test_csv_column_whose_type_changes_after_the_first_block(tmp_path: Path) -> None:
     n = 120_000  # > 1 MiB, so pyarrow infers `flag` as int64 from the first block alone
     body = "".join(f"{i},{i % 2},row number {i}\n" for i in range(n))

@@ -54,6 +54,8 @@ _MAX_COLUMNS = 4096
 _MAX_TYPE_LENGTH = 512
 _MAX_PATH_LENGTH = 512
 _CSV_BAD_COLUMN = re.compile(r"In CSV column #(\d+)")
+_DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 64 * 1024
 _INT = re.compile(r"^[+-]?\d{1,9}$")
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # Listing fields that change when a file is rewritten: local and most filesystems (mtime),
@@ -64,7 +66,7 @@ _VERSION_FIELDS = (
     "generation", "md5Hash", "updated", "created",
 )  # fmt: skip
 # Bump when what a container's unit carries changes for the same files: they are read again.
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2  # 2: CSV delimiters sniffed, mixed JSON records typed
 
 
 class FilesConfig(SourceConfig):
@@ -91,6 +93,13 @@ class FilesConfig(SourceConfig):
         default_factory=dict,
         description="Options for the fsspec filesystem (endpoint_url, anon, region...). Give "
         "secrets as `${ENV_VAR}` references.",
+    )
+    delimiter: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="The CSV field separator; unset: found from the file's first lines (comma, "
+        "semicolon, tab or pipe).",
     )
     scan_bytes: int = Field(
         64 * 1024 * 1024,
@@ -481,10 +490,12 @@ class FilesSource(Source):
         # pyarrow reads about 32 blocks ahead and yields one batch per block: size blocks so
         # that what it holds stays near `limit`, and count bytes in blocks parsed.
         block = min(max(limit // 32, 16 * 1024), _BLOCK)
+        delimiter = self.cfg.delimiter or self._sniff_delimiter(path)
         with self._open(path) as f:
             reader = pa_csv.open_csv(
                 f,
                 read_options=pa_csv.ReadOptions(block_size=block, use_threads=False),
+                parse_options=pa_csv.ParseOptions(delimiter=delimiter),
                 convert_options=pa_csv.ConvertOptions(column_types=types),
             )
             schema = reader.schema
@@ -507,6 +518,25 @@ class FilesSource(Source):
                 parsed += block
                 if parsed >= limit and (parsed < size or _compressed(path)):
                     return _estimate(schema, rows, parsed, size, path)
+
+    def _sniff_delimiter(self, path: str) -> str:
+        """The separator of a CSV file, from its first lines: the candidate that splits the
+        most lines into the same number of fields (more than one)."""
+        with self._open(path) as f:
+            head = f.read(_SNIFF_BYTES)
+        text = head.decode("utf-8", errors="replace")
+        lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+        if len(head) == _SNIFF_BYTES and len(lines) > 1:
+            lines = lines[:-1]  # the last line may be cut short
+        best, best_score = ",", (0, 0)
+        for cand in _DELIMITERS:
+            counts = [_fields(ln, cand) for ln in lines]
+            if not counts or counts[0] < 2:
+                continue
+            score = (sum(c == counts[0] for c in counts), counts[0])
+            if score > best_score:
+                best, best_score = cand, score
+        return best
 
     def _scan_jsonl(self, path: str, size: int, limit: int, count: bool) -> _Stats:
         fields: dict[str, pa.Field] = {}
@@ -560,12 +590,50 @@ def _read_json_block(block: bytes) -> tuple[pa.Schema, int]:
     for line in block.splitlines():
         if not line.strip():
             continue
-        one = pa_json.read_json(io.BytesIO(line), read_options=opts)
-        rows += one.num_rows
-        for fld in one.schema:
+        try:
+            one_schema = pa_json.read_json(io.BytesIO(line), read_options=opts).schema
+        except pa.ArrowInvalid:
+            # A record Arrow cannot type on its own (an array of numbers and strings): typed
+            # from its parsed value, its mixed parts as text.
+            one_schema = _schema_of_record(line)
+        rows += 1
+        for fld in one_schema:
             old = fields.get(fld.name)
             fields[fld.name] = fld if old is None else _merge_field(old, fld)
     return pa.schema(list(fields.values())), rows
+
+
+def _schema_of_record(line: bytes) -> pa.Schema:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        raise PermanentError(f"a line is not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise PermanentError("a line of JSON Lines must be an object")
+    return pa.schema([pa.field(str(k), _type_of(v)) for k, v in value.items()])
+
+
+def _type_of(value: Any, depth: int = 0) -> pa.DataType:
+    """The Arrow type of a parsed JSON value; parts that disagree are text."""
+    if value is None:
+        return pa.null()
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, int):
+        return pa.int64()
+    if isinstance(value, float):
+        return pa.float64()
+    if isinstance(value, str) or depth > 16:
+        return pa.string()
+    if isinstance(value, list):
+        item: pa.Field | None = None
+        for x in value:
+            f = pa.field("item", _type_of(x, depth + 1))
+            item = f if item is None else _merge_field(item, f)
+        return pa.list_(pa.null() if item is None else item.type)
+    if isinstance(value, dict):
+        return pa.struct([pa.field(str(k), _type_of(v, depth + 1)) for k, v in value.items()])
+    return pa.string()
 
 
 def _estimate(schema: pa.Schema, rows: int, consumed: int, size: int, path: str) -> _Stats:
@@ -620,6 +688,17 @@ def _columns(schema: pa.Schema) -> list[dict[str, Any]]:
             text = text[: _MAX_TYPE_LENGTH - 3] + "..."
         out.append({"name": name, "data_type": text, "nullable": bool(f.nullable)})
     return out
+
+
+def _fields(line: str, delimiter: str) -> int:
+    """Fields of one CSV line, quotes respected."""
+    n, quoted = 1, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            n += 1
+    return n
 
 
 def _container_fqn(body: dict[str, Any]) -> str:
