@@ -78,6 +78,14 @@ def ingest(
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Take over the pipeline's last run even if its heartbeat is recent (it was "
+            "killed moments ago); never while it really runs.",
+        ),
+    ] = False,
 ) -> None:
     """Run a recipe now and print its report (exit 1 when the run failed)."""
     with reported():
@@ -98,7 +106,9 @@ def ingest(
         try:
             if status is not None:
                 status.start()
-            report = run_recipe(parsed, settings, dry_run=dry_run, progress=update, raw=raw)
+            report = run_recipe(
+                parsed, settings, dry_run=dry_run, progress=update, raw=raw, force=force
+            )
         except AlreadyRunning as e:
             fail(str(e))
         except ConfigError as e:  # the recipe is wrong (its connector config...): nothing ran

@@ -289,6 +289,7 @@ def run_pipeline(
     progress: Progress | None = None,
     raw_recipe: dict[str, Any] | None = None,
     limits: ServerRunLimits | None = None,
+    force: bool = False,
 ) -> RunReport:
     """Run a recipe once; never raises for a source problem: the report says what failed.
     `limits`: what a run by the server may reach (None: a local run, unlimited)."""
@@ -311,7 +312,11 @@ def run_pipeline(
     except Exception as e:  # an unreachable sink: a failed run, recorded and backed off
         not_saved = f"storing the pipeline in the sink: {type(e).__name__}: {e}"
     try:
-        run = state.peek(recipe.pipeline) if dry_run else state.begin(recipe.pipeline)
+        run = (
+            state.peek(recipe.pipeline)
+            if dry_run
+            else state.begin(recipe.pipeline, force=force)
+        )
     except BaseException:  # already running elsewhere...
         source.close()
         raise

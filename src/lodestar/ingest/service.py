@@ -77,6 +77,7 @@ def run_recipe(
     raw: dict[str, Any] | None = None,
     catalog: Catalog | None = None,
     limits: ServerRunLimits | None = None,
+    force: bool = False,
 ) -> RunReport:
     with sink_for(recipe, settings, catalog, limits) as (sink, state):
         return run_pipeline(
@@ -87,6 +88,7 @@ def run_recipe(
             progress=progress,
             raw_recipe=raw,
             limits=limits,
+            force=force,
         )
 
 

@@ -41,18 +41,18 @@ class StateStore:
         self.store = store
         self.stale_after_us = stale_after_us
 
-    def begin(self, pipeline: str) -> RunState:
+    def begin(self, pipeline: str, *, force: bool = False) -> RunState:
+        """Start a run, or resume the pipeline's last run when it stopped without ending (no
+        heartbeat for `stale_after_us`). `force` takes over a last run whose heartbeat is
+        still recent: for a run known to be dead (its process killed moments ago)."""
         now = now_us()
         with self.store.write() as conn:
             q.lock_pipeline(conn, pipeline)  # two starts at once: one runs, one is refused
             last = q.last_run(conn, pipeline)
             resumed = False
             if last is not None and last["status"] == "running":
-                if self._alive(last, now):
-                    raise AlreadyRunning(
-                        f"pipeline {pipeline!r} is already running (run {last['id']}, last seen "
-                        f"{us_to_iso(last['heartbeat_at'])}); wait for it to finish"
-                    )
+                if self._alive(last, now) and not force:
+                    raise AlreadyRunning(self._running_message(pipeline, last, now))
                 if not q.claim_run(conn, last["id"], last["heartbeat_at"], now):
                     raise AlreadyRunning(
                         f"pipeline {pipeline!r} was just taken over by another run"
@@ -115,6 +115,18 @@ class StateStore:
             ],
         )
         q.update_run(conn, run_id, heartbeat_at=now_us())
+
+    def _running_message(self, pipeline: str, last: dict[str, Any], now: int) -> str:
+        beat = int(last["heartbeat_at"])
+        ago = max(now - beat, 0) / 1e6
+        takeover = us_to_iso(beat + self.stale_after_us)
+        return (
+            f"pipeline {pipeline!r} is already running (run {last['id']}, last heartbeat "
+            f"{ago:.0f} s ago, at {us_to_iso(beat)}): wait for it to finish. If that run was "
+            f"stopped or killed, it looks dead once {self.stale_after_us / 1e6:.0f} s pass "
+            f"without a heartbeat, and the next run takes it over from {takeover}; to take it "
+            "over now, run again with --force (only if you know it is not running)"
+        )
 
     def keep_alive(self, run_id: str, every: float = 15.0) -> threading.Event:
         """Move the run's heartbeat from a background thread until the returned event is set,
