@@ -242,3 +242,70 @@ def test_postgres_does_not_let_a_view_break(pg_source: PgSource) -> None:  # noq
         conn.execute("CREATE TABLE base (x int); CREATE VIEW v AS SELECT x FROM base")
         with pytest.raises(psycopg.errors.DependentObjectsStillExist):
             conn.execute("DROP TABLE base")
+
+
+# -- keys, positions and ON UPDATE as the source has them ----------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgres_keeps_a_unique_key_on_the_primary_key_and_the_source_ordinals(
+    pg_source: PgSource,  # noqa: F811
+    env: Env,  # noqa: F811
+) -> None:
+    with pg_source.connect() as conn:
+        conn.execute("CREATE SCHEMA keys")
+        conn.execute("CREATE TABLE keys.accounts (id int PRIMARY KEY, a int, b int, c int)")
+        # (in CREATE TABLE, PostgreSQL would drop a UNIQUE equal to the key; added later, both
+        # constraints exist)
+        conn.execute("ALTER TABLE keys.accounts ADD CONSTRAINT accounts_id_uq UNIQUE (id)")
+        conn.execute("ALTER TABLE keys.accounts DROP COLUMN b")
+    _grant(pg_source, "keys")
+    recipe = pg_source.recipe("keys")
+    report = env.run(recipe)
+    assert (report.status, report.failures) == ("success", [])
+    with pg_source.connect() as conn:
+        in_source = conn.execute(
+            "SELECT attname, attnum FROM pg_attribute WHERE attrelid = 'keys.accounts'::regclass "
+            "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        ).fetchall()
+    assert in_source == [("id", 1), ("a", 2), ("c", 4)]
+    doc = env.catalog.get("table", Key(fqn=pg_source.table("keys", "accounts"))).doc
+    assert [(c["name"], c["ordinal"]) for c in doc["columns"]] == in_source
+    with pg_source.connect() as conn:
+        kinds = conn.execute(
+            "SELECT contype FROM pg_constraint WHERE conrelid = 'keys.accounts'::regclass "
+            "ORDER BY 1"
+        ).fetchall()
+    assert kinds == [("p",), ("u",)]
+    assert doc["columns"][0]["constraint"] == "primary_key"
+    assert doc["constraints"] == [{"type": "unique", "columns": ["id"], "referred_columns": []}]
+    # an unchanged source gives no new version (the gap is not renumbered on the next run)
+    version = env.catalog.get("table", Key(fqn=pg_source.table("keys", "accounts"))).version
+    assert env.run(recipe).status == "success"
+    again = env.catalog.get("table", Key(fqn=pg_source.table("keys", "accounts")))
+    assert again.version == version
+
+
+def test_mariadb_keeps_on_update_in_the_default(
+    maria: Maria,
+    env: Env,  # noqa: F811
+) -> None:
+    maria.execute(
+        "CREATE TABLE `{s}`.events (id INT PRIMARY KEY, "
+        "updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp() "
+        "ON UPDATE current_timestamp(), "
+        "touched DATETIME NULL ON UPDATE current_timestamp(), note TEXT)"
+    )
+    report = env.run(maria.recipe())
+    assert (report.status, report.failures) == ("success", [])
+    (extra,) = maria.query(
+        "SELECT extra FROM information_schema.columns WHERE table_schema = %s "
+        "AND table_name = 'events' AND column_name = 'updated_at'",
+        maria.schema,
+    )
+    assert "on update" in extra[0].lower()
+    doc = env.catalog.get("table", Key(fqn=maria.fqn("events"))).doc
+    defaults = {c["name"]: c.get("default") for c in doc["columns"]}
+    assert defaults["updated_at"].lower() == "current_timestamp() on update current_timestamp()"
+    assert defaults["touched"].lower() == "null on update current_timestamp()"
+    assert defaults["note"] is None and defaults["id"] is None

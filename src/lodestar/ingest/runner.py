@@ -312,11 +312,7 @@ def run_pipeline(
     except Exception as e:  # an unreachable sink: a failed run, recorded and backed off
         not_saved = f"storing the pipeline in the sink: {type(e).__name__}: {e}"
     try:
-        run = (
-            state.peek(recipe.pipeline)
-            if dry_run
-            else state.begin(recipe.pipeline, force=force)
-        )
+        run = state.peek(recipe.pipeline) if dry_run else state.begin(recipe.pipeline, force=force)
     except BaseException:  # already running elsewhere...
         source.close()
         raise

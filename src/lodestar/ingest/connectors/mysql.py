@@ -15,6 +15,7 @@ driver's row parsing was most of such a run. Only changed relations are read aga
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -197,10 +198,18 @@ def _default(default: str | None, extra: str, expression: str | None) -> str | N
     if "generated" in extra_l and "default_generated" not in extra_l and expression:
         how = "STORED" if "stored" in extra_l else "VIRTUAL"
         return f"GENERATED ALWAYS AS ({expression}) {how}"
+    on_update = _ON_UPDATE.search(extra or "")
     # MariaDB spells an explicit DEFAULT NULL as the text NULL.
     if default is None or default == "NULL":
-        return "auto_increment" if "auto_increment" in extra_l else None
-    return default
+        if "auto_increment" in extra_l:
+            return "auto_increment"
+        return None if on_update is None else f"NULL {on_update.group(0)}"
+    return default if on_update is None else f"{default} {on_update.group(0)}"
+
+
+# `ON UPDATE current_timestamp()` (MariaDB) / `on update CURRENT_TIMESTAMP` (MySQL), kept in
+# the default as the DDL spells it: the column changes on every update of its row.
+_ON_UPDATE = re.compile(r"on update \S+(?:\(\d*\))?", re.IGNORECASE)
 
 
 class MySQLSource(ServerSQLSource):

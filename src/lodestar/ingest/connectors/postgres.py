@@ -253,7 +253,7 @@ class PostgresSource(ServerSQLSource):
     system: ClassVar[str] = "PostgreSQL"
     detects_changes: ClassVar[bool] = True
     stamps_catalog: ClassVar[bool] = True
-    fingerprint_version: ClassVar[int] = 1
+    fingerprint_version: ClassVar[int] = 2  # 2: source ordinals, UNIQUE on a key column
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
@@ -352,7 +352,9 @@ class PostgresSource(ServerSQLSource):
             if table is not None:
                 attnames.setdefault(oid, {})[num] = name
                 default = _default(default, ident, gen)
-                table.columns.append(ColumnMeta(name, data_type, not notnull, default, comment))
+                table.columns.append(
+                    ColumnMeta(name, data_type, not notnull, default, comment, ordinal=num)
+                )
         constraints = fetch(conn, _CONSTRAINTS, oids=list(tables)) if tables else []
         for oid, contype, cname, keys, ref_schema, ref_table, ref_columns in constraints:
             table = tables.get(oid)

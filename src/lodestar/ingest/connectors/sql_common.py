@@ -77,6 +77,9 @@ class ColumnMeta:
     nullable: bool = True
     default: str | None = None
     description: str | None = None
+    # The source's own position (PostgreSQL's attnum keeps a gap where a column was dropped);
+    # None: the position in `TableMeta.columns`.
+    ordinal: int | None = None
 
 
 @dataclass(slots=True)
@@ -154,7 +157,7 @@ class SQLSource(Source):
     # Whether `relation_digests` is implemented (see sql_changes); bump the version whenever
     # what the connector extracts from a relation changes, so every relation is read again.
     detects_changes: ClassVar[bool] = False
-    fingerprint_version: ClassVar[int] = 1
+    fingerprint_version: ClassVar[int] = 2  # 2: UNIQUE on a key column, ON UPDATE
     # Whether `catalog_stamp` is implemented (see sql_changes): an unchanged database is then
     # not even hashed.
     stamps_catalog: ClassVar[bool] = False
@@ -664,8 +667,12 @@ class SQLSource(Source):
         constraints: list[dict[str, Any]] = []
         order = {"primary_key": 0, "unique": 1, "foreign_key": 2}
         for c in sorted(table.constraints, key=lambda c: (order[c.type], c.name, c.columns)):
-            if c.type != "foreign_key" and len(c.columns) == 1:
-                column_constraint.setdefault(c.columns[0], c.type)
+            if (
+                c.type != "foreign_key"
+                and len(c.columns) == 1
+                and c.columns[0] not in column_constraint
+            ):  # a column holds one; a second (UNIQUE on the key) is kept on the table
+                column_constraint[c.columns[0]] = c.type
                 continue
             body: dict[str, Any] = {"type": c.type, "columns": c.columns}
             if c.type == "foreign_key":
@@ -680,7 +687,7 @@ class SQLSource(Source):
             column = {
                 "name": col.name,
                 "data_type": (col.data_type or "ANY")[:_MAX_DATA_TYPE],
-                "ordinal": i,
+                "ordinal": col.ordinal or i,
                 "nullable": col.nullable,
             }
             if col.description:
