@@ -24,7 +24,7 @@ from lodestar.ingest.connectors.generic import SQLAlchemySource
 from lodestar.ingest.connectors.mysql import MySQLSource
 from lodestar.ingest.connectors.postgres import PostgresConfig, PostgresSource
 from lodestar.ingest.connectors.sample_data import json_safe, looks_personal, looks_personal_value
-from lodestar.ingest.connectors.sql_common import SQLSource
+from lodestar.ingest.connectors.sql_common import SQLSource, view_query
 from lodestar.ingest.connectors.sqlite import SQLiteSource
 from lodestar.ingest.errors import PermanentError, TransientError
 from lodestar.ingest.patterns import Filter, Filters
@@ -631,9 +631,9 @@ def test_sqlite_round_trips_exactly(sqlite_zoo: Path, tmp_path: Path) -> None:
     ]
     view = got['lite."zoo.v1".main.big_orders']
     assert view["table_type"] == "view"
+    # the query, as PostgreSQL and MySQL give it, not SQLite's whole CREATE VIEW statement
     assert view["view_sql"] == (
-        "CREATE VIEW big_orders AS SELECT customer_id, order_no, amount FROM orders "
-        "WHERE amount > 100"
+        "SELECT customer_id, order_no, amount FROM orders WHERE amount > 100"
     )
     counts = {o[1]: o[3]["rows"] for u in units for o in u.observations}
     assert counts['lite."zoo.v1".main.customers'] == 2
@@ -804,6 +804,7 @@ def test_duckdb_round_trips_exactly(duckdb_zoo: Path, tmp_path: Path) -> None:
     assert view["table_type"] == "view"
     assert view["description"] == "Orders over 100"
     assert "FROM sales.orders" in view["view_sql"]
+    assert view["view_sql"].startswith("SELECT ") and not view["view_sql"].endswith(";")
     counts = {o[1]: o[3]["rows"] for u in units for o in u.observations}
     assert counts["duck.warehouse.sales.customers"] == 2
     assert counts["duck.warehouse.sales.orders"] == 2
@@ -845,7 +846,10 @@ def test_generic_source_over_sqlite_matches_the_dedicated_connector(
         assert [c["name"] for c in body["columns"]] == [c["name"] for c in expected["columns"]]
         assert body["constraints"] == expected["constraints"], key
         assert body["table_type"] == expected["table_type"]
-    assert got['lite."zoo.v1".main.big_orders']["view_sql"].startswith("CREATE VIEW big_orders")
+    assert (
+        got['lite."zoo.v1".main.big_orders']["view_sql"]
+        == (dedicated['lite."zoo.v1".main.big_orders']["view_sql"])
+    )
     assert units[0].assets[0][1]["service_type"] == "sqlite"
     push(units, tmp_path)
 
@@ -903,3 +907,17 @@ def test_connectors_are_registered() -> None:
         assert registry.load(name) is cls
         assert cls.description
         assert all(f.description for f in cls.config_model.model_fields.values()), name
+
+
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ("CREATE VIEW v AS SELECT a FROM t WHERE (b > 1);", "SELECT a FROM t WHERE (b > 1)"),
+        ('CREATE VIEW "we""ird v" (x) AS SELECT a FROM t;', "SELECT a FROM t"),
+        ('create or replace temp view "a.b".c as select 1 as "AS "', 'select 1 as "AS "'),
+        ("CREATE VIEW IF NOT EXISTS main.v\nAS\nSELECT 1;\n", "SELECT 1"),
+        ("SELECT x FROM y", "SELECT x FROM y"),  # PostgreSQL and MySQL give the query
+    ],
+)
+def test_view_sql_is_the_query_whatever_the_source_keeps(stored: str, query: str) -> None:
+    assert view_query(stored) == query

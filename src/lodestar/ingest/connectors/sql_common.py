@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -701,7 +702,7 @@ class SQLSource(Source):
                 if constraint is not None:
                     column["constraint"] = constraint
             columns.append(column)
-        view_sql = table.view_sql
+        view_sql = view_query(table.view_sql)
         if view_sql is not None and len(view_sql) > _MAX_VIEW_SQL:
             self.ctx.warn(f"{s_fqn}: the SQL of {table.name!r} is over 1 MiB and was left out")
             view_sql = None
@@ -823,3 +824,21 @@ class FileSQLSource(SQLSource):
 
     def connection_info(self) -> dict[str, ConnectionValue]:
         return {"path": str(self.path)}
+
+
+_IDENT = r'(?:"(?:[^"]|"")*"|[^\s."(]+)'
+_CREATE_VIEW = re.compile(
+    r"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"{_IDENT}(?:\s*\.\s*{_IDENT})*\s*(?:\([^)]*\)\s*)?AS\s+",
+    re.IGNORECASE,
+)
+
+
+def view_query(sql: str | None) -> str | None:
+    """The query of a view, in one form whatever the source: PostgreSQL and MySQL give the
+    query, SQLite and DuckDB keep the whole `CREATE VIEW name AS ...;` statement."""
+    if sql is None:
+        return None
+    m = _CREATE_VIEW.match(sql)
+    query = sql[m.end() :] if m else sql
+    return query.strip().removesuffix(";").rstrip()
