@@ -40,6 +40,11 @@ def _grant(pg: PgSource, schema: str) -> None:
         conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO "{pg.role}"')
 
 
+def _url_of(pg: PgSource) -> str:
+    url = pg.server.url.set(drivername="postgresql+psycopg", database=pg.database)
+    return str(url.render_as_string(hide_password=False))
+
+
 def _live(cat: Env, prefix: str) -> dict[str, Any]:
     page = cat.catalog.list_page("table", limit=10_000)
     return {a.fqn: a for a in page.items if a.fqn.startswith(prefix)}
@@ -309,3 +314,86 @@ def test_mariadb_keeps_on_update_in_the_default(
     assert defaults["updated_at"].lower() == "current_timestamp() on update current_timestamp()"
     assert defaults["touched"].lower() == "null on update current_timestamp()"
     assert defaults["note"] is None and defaults["id"] is None
+
+
+@pytest.mark.postgres
+def test_postgres_partitions_are_folded_into_their_table_with_key_and_bounds(
+    pg_source: PgSource,  # noqa: F811
+    env: Env,  # noqa: F811
+) -> None:
+    with pg_source.connect() as conn:
+        conn.execute("CREATE SCHEMA parts")
+        conn.execute(
+            "CREATE TABLE parts.events (id int, placed_at date NOT NULL) "
+            "PARTITION BY RANGE (placed_at)"
+        )
+        for month in ("01", "02"):
+            nxt = f"{int(month) + 1:02d}"
+            conn.execute(
+                f"CREATE TABLE parts.events_2026_{month} PARTITION OF parts.events "
+                f"FOR VALUES FROM ('2026-{month}-01') TO ('2026-{nxt}-01')"
+            )
+        conn.execute(
+            "INSERT INTO parts.events SELECT g, date '2026-01-01' + (g % 50) "
+            "FROM generate_series(1, 1000) g"
+        )
+        conn.execute("ANALYZE parts.events_2026_01")
+        conn.execute("ANALYZE parts.events_2026_02")
+        conn.execute("CREATE TABLE parts.cities (name text, population int)")
+        conn.execute("CREATE TABLE parts.capitals (state char(2)) INHERITS (parts.cities)")
+    _grant(pg_source, "parts")
+    recipe = pg_source.recipe("parts")
+    report = env.run(recipe)
+    assert (report.status, report.failures) == ("success", [])
+
+    stored = _live(env, fqn.join(["pg", pg_source.database, "parts"]) + ".")
+    # partitions are no tables of their own; an INHERITS child, which may add columns, is
+    assert sorted(a.doc["name"] for a in stored.values()) == ["capitals", "cities", "events"]
+    events = env.catalog.get("table", Key(fqn=pg_source.table("parts", "events")))
+    assert events.doc["partitioning"] == {
+        "kind": "declarative",
+        "key": "RANGE (placed_at)",
+        "partitions": [
+            {"name": "events_2026_01", "bound": "FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')"},
+            {"name": "events_2026_02", "bound": "FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')"},
+        ],
+        "partition_count": 2,
+    }
+    cities = env.catalog.get("table", Key(fqn=pg_source.table("parts", "cities"))).doc
+    assert cities["partitioning"] == {
+        "kind": "inheritance",
+        "partitions": [{"name": "capitals"}],
+        "partition_count": 1,
+    }
+    # the row count of the partitioned table is its partitions' sum
+    (count,) = env.catalog.observations.read(events.id, "row_count")
+    assert count["value"] == {"rows": 1000}
+
+    # unchanged: no new version; a new partition: a new version of the table, read again
+    assert env.run(recipe).status == "success"
+    assert env.catalog.get("table", Key(fqn=events.fqn)).version == events.version
+    with pg_source.connect() as conn:
+        conn.execute(
+            "CREATE TABLE parts.events_2026_03 PARTITION OF parts.events "
+            "FOR VALUES FROM ('2026-03-01') TO ('2026-04-01')"
+        )
+        conn.execute("GRANT SELECT ON parts.events_2026_03 TO " + f'"{pg_source.role}"')
+    assert env.run(recipe).status == "success"
+    again = env.catalog.get("table", Key(fqn=events.fqn))
+    assert again.version == events.version + 1
+    assert again.doc["partitioning"]["partition_count"] == 3
+
+    # the generic connector agrees on which tables there are
+    generic = parse_recipe(
+        {
+            "pipeline": "parts-generic",
+            "source": {
+                "type": "sqlalchemy",
+                "config": {"service": "pgx", "url": _url_of(pg_source)},
+            },
+            "filters": {"schemas": {"include": ["parts"]}},
+        }
+    )
+    assert env.run(generic).status == "success"
+    seen = _live(env, "pgx.")
+    assert sorted(a.doc["name"] for a in seen.values()) == ["capitals", "cities", "events"]

@@ -128,6 +128,16 @@ class SQLAlchemySource(SQLSource):
         insp = sa.inspect(conn)
         return DatabaseMeta(None, [SchemaMeta(s) for s in self._reflect(insp.get_schema_names)])
 
+    def _partitions(self, conn: Connection, schema: str) -> list[str]:
+        """PostgreSQL's partitions in the schema: reflection lists them as tables."""
+        if conn.dialect.name != "postgresql":
+            return []
+        query = sa.text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :schema AND c.relispartition"
+        )
+        return [str(r[0]) for r in conn.execute(query, {"schema": schema})]
+
     def read_schema(self, conn: Connection, database: str, schema: str) -> list[TableMeta]:
         # A fresh Inspector per schema: its cache must not grow with the database.
         insp = sa.inspect(conn)
@@ -141,6 +151,8 @@ class SQLAlchemySource(SQLSource):
         for table_type, names in kinds:
             for name in self._optional(partial(names, schema=schema), none):
                 tables[name] = TableMeta(name, table_type)
+        for name in self._partitions(conn, schema):
+            tables.pop(name, None)  # folded into their table, as the postgres connector does
         if not tables:
             return []
 

@@ -13,7 +13,8 @@ Whatever is added to the three queries must be added to `_DIGESTS` too, and
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
 from pydantic import Field, model_validator
@@ -95,13 +96,25 @@ _SCHEMAS = sa.text(
 _RELATIONS = sa.text(
     """
     SELECT c.oid, c.relname, c.relkind, d.description, c.reltuples::bigint,
-           CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END
+           CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
+           CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END
     FROM pg_class c
     LEFT JOIN pg_description d
       ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
     WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
       AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
       AND (CAST(:names AS text[]) IS NULL OR c.relname = ANY(CAST(:names AS text[])))
+    """
+)
+# The partitions (or old-style INHERITS children) of the given tables, in name order.
+_CHILDREN = sa.text(
+    """
+    SELECT i.inhparent, c.relname, c.relispartition, pg_get_expr(c.relpartbound, c.oid),
+           c.reltuples::bigint
+    FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = ANY(CAST(:oids AS oid[]))
+    ORDER BY i.inhparent, c.relname
     """
 )
 _COLUMNS = sa.text(
@@ -142,6 +155,11 @@ _DIGESTS = sa.text(
       c.relkind,
       CASE WHEN :row_counts AND c.relkind IN ('r', 'p', 'm') THEN c.reltuples::bigint END,
       CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
+      CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+      (SELECT string_agg(ROW(ch.relname, ch.relispartition, pg_get_expr(ch.relpartbound, ch.oid),
+                             CASE WHEN :row_counts THEN ch.reltuples::bigint END)::text, ','
+                         ORDER BY ch.relname)
+       FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid WHERE i.inhparent = c.oid),
       (SELECT string_agg(ROW(a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
                              a.attnotnull, a.attidentity, a.attgenerated)::text, ','
                          ORDER BY a.attnum)
@@ -190,6 +208,7 @@ _STAMPED_CATALOGS = (
     "pg_constraint",
     "pg_description",
     "pg_rewrite",
+    "pg_inherits",
     "pg_type",
     "pg_namespace",
     "pg_proc",
@@ -226,6 +245,7 @@ _RELATION_NAMES = sa.text(
       AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
     """
 )
+MAX_PARTITIONS_LISTED = 4096
 _CONTYPES: dict[str, Literal["primary_key", "unique", "foreign_key"]] = {
     "p": "primary_key",
     "u": "unique",
@@ -320,6 +340,33 @@ class PostgresSource(ServerSQLSource):
             names.setdefault(schema, []).append(name)
         return stamp, names
 
+    @staticmethod
+    def _fold_children(tables: dict[int, TableMeta], rows: Sequence[Sequence[Any]]) -> None:
+        """Partitions are folded into their table: listed with their bounds on it (they are
+        not catalogued as tables), their row counts summed into its own when it has none. A
+        table with old-style INHERITS children lists them the same way; the children, which
+        may add columns of their own, are still tables of their own."""
+        summed: dict[int, int] = {}
+        for parent, name, is_partition, bound, reltuples in rows:
+            table = tables.get(parent)
+            if table is None:
+                continue
+            if table.partitioning is None:
+                table.partitioning = {"kind": "declarative" if is_partition else "inheritance"}
+            part = table.partitioning
+            listed = part.setdefault("partitions", [])
+            part["partition_count"] = part.get("partition_count", 0) + 1
+            if len(listed) < MAX_PARTITIONS_LISTED:
+                listed.append({"name": name, "bound": bound} if bound else {"name": name})
+            if is_partition and reltuples >= 0:
+                summed[parent] = summed.get(parent, 0) + int(reltuples)
+        for oid, table in tables.items():
+            if table.partitioning is not None:
+                table.partitioning.setdefault("partitions", [])
+                table.partitioning.setdefault("partition_count", 0)
+                if table.row_count is None and oid in summed:
+                    table.row_count = summed[oid]
+
     def read_schema(self, conn: Connection, database: str, schema: str) -> list[TableMeta]:
         return self._read(conn, schema, None)
 
@@ -332,7 +379,7 @@ class PostgresSource(ServerSQLSource):
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
         tables: dict[int, TableMeta] = {}
         relations = fetch(conn, _RELATIONS, schema=schema, names=names)
-        for oid, name, kind, comment, reltuples, view_sql in relations:
+        for oid, name, kind, comment, reltuples, view_sql, partkey in relations:
             table_type = _KINDS[kind]
             counted = table_type in ("table", "materialized_view") and reltuples >= 0
             tables[oid] = TableMeta(
@@ -342,6 +389,11 @@ class PostgresSource(ServerSQLSource):
                 view_sql=view_sql.strip() if view_sql else None,
                 row_count=int(reltuples) if counted else None,
             )
+            if partkey:
+                tables[oid].partitioning = {"kind": "declarative", "key": partkey}
+        parents = [oid for oid, t in tables.items() if t.table_type == "table"]
+        children = fetch(conn, _CHILDREN, oids=parents) if parents else []
+        self._fold_children(tables, children)
         # attnum -> name per table; columns in attnum order (a dropped column leaves a gap).
         # Looked up by the relations' oids, so the pg_attribute index is used instead of a
         # scan of every column of the database per schema.

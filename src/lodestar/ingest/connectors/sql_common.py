@@ -102,6 +102,8 @@ class TableMeta:
     constraints: list[ConstraintMeta] = field(default_factory=list)
     view_sql: str | None = None
     row_count: int | None = None
+    # Partitions folded into the table (see model.kinds.table.Partitioning), or None.
+    partitioning: dict[str, Any] | None = None
     error: str | None = None  # this table alone could not be read
 
 
@@ -715,6 +717,7 @@ class SQLSource(Source):
                 "columns": columns,
                 "constraints": constraints,
                 "view_sql": view_sql,
+                "partitioning": table.partitioning,
             }
         )
 

@@ -125,6 +125,25 @@ class SampleData(Strict):
         return self
 
 
+class TablePartition(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=fqn_mod.MAX_PART_LENGTH)]
+    bound: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+        None, description="As the source spells it: `FOR VALUES FROM ('2026-01-01') TO (...)`."
+    )
+
+
+class Partitioning(Strict):
+    """How a table's rows are split over partitions (or inheriting child tables), which the
+    catalog folds into the table: they are not catalogued as tables of their own."""
+
+    kind: Literal["declarative", "inheritance"] = "declarative"
+    key: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+        None, description="The partition key as the source spells it: `RANGE (placed_at)`."
+    )
+    partitions: list[TablePartition] = Field(default_factory=list, max_length=4096)
+    partition_count: int = Field(0, ge=0, description="All partitions, listed or not.")
+
+
 class Table(AssetSpec):
     schema_: FQNText = Field(
         alias="schema", description="FQN of the schema holding it: `service.database.schema`."
@@ -136,6 +155,9 @@ class Table(AssetSpec):
         None, description="The SQL defining a view or materialized view."
     )
     sample_data: SampleData | None = None
+    partitioning: Partitioning | None = Field(
+        None, description="Partitions folded into this table: its key and their bounds."
+    )
 
     model_config = {"populate_by_name": True}
     _document_ready = frozenset({"columns"})
