@@ -39,9 +39,9 @@ def fingerprint(sql: str, dialect: str | None = None) -> str:
 
 def _placeholder(node: exp.Expr) -> exp.Expr:
     if isinstance(node, (exp.Literal, exp.Boolean)):
-        return exp.Placeholder()
+        return exp.Var(this="?")
     if isinstance(node, exp.In):
         values = node.expressions
-        if values and all(isinstance(v, (exp.Literal, exp.Placeholder)) for v in values):
-            node.set("expressions", [exp.Placeholder()])
+        if values and all(isinstance(v, (exp.Literal, exp.Var)) for v in values):
+            node.set("expressions", [exp.Var(this="?")])
     return node

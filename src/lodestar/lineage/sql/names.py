@@ -26,6 +26,8 @@ TWO_LEVEL = frozenset(
     }
 )
 
+FILE_FORMATS = frozenset({"parquet", "json", "csv", "orc", "avro", "text", "delta", "binaryfile"})
+
 
 class Names:
     """Folds identifiers and qualifies table names for one analysis."""
@@ -68,9 +70,12 @@ class Names:
         return self.fold(node.name, False, table=table)
 
     def table(self, node: exp.Table) -> str:
-        """The table's name qualified as far as the SQL and the defaults go."""
+        """The table's name qualified as far as the SQL and the defaults go; a file read
+        directly (Spark's parquet.`path`) is its path."""
         name = self.ident(node.this, table=True)
         db = self.ident(node.args.get("db"), table=True)
+        if db.lower() in FILE_FORMATS and "/" in name and not node.args.get("catalog"):
+            return node.name
         catalog = self.ident(node.args.get("catalog"), table=True)
         if not db and self.schema:
             db = self.schema

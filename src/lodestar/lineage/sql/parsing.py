@@ -24,6 +24,9 @@ _STARTS = frozenset(
         TokenType.CREATE,
     }
 )
+_SPLITS = frozenset(
+    {TokenType.INSERT, TokenType.MERGE, TokenType.UPDATE, TokenType.DELETE, TokenType.CREATE}
+)
 _MAX_RECOVERIES = 4
 
 
@@ -40,6 +43,12 @@ def parse_statements(sql: str, dialect: str | None) -> list[Parsed]:
         tokens = reader.tokenize(sql)
     except TokenError as error:
         return [Parsed(1, (), f"cannot read the SQL text: {_clean(str(error))}")]
+    try:
+        whole = [e for e in reader.parser().parse(tokens, sql) if e is not None]
+    except (ParseError, TokenError, RecursionError, ValueError):
+        whole = None
+    if whole is not None and not any(_opaque(e) for e in whole):
+        return [Parsed(i, (e,)) for i, e in enumerate(whole, 1)]
     groups: list[list[Token]] = [[]]
     for token in tokens:
         if token.token_type is TokenType.SEMICOLON:
@@ -60,8 +69,8 @@ def _parse_group(reader: Dialect, sql: str, number: int, group: list[Token]) -> 
     try:
         parsed = [e for e in reader.parser().parse(group, sql) if e is not None]
     except ParseError as error:
-        recovered = _recover(reader, sql, group)
-        if recovered is not None:
+        recovered = _segments(reader, sql, group)
+        if recovered:
             return Parsed(number, recovered)
         return Parsed(number, (), _message(error))
     except (TokenError, RecursionError, ValueError) as error:
@@ -78,6 +87,33 @@ def _opaque(node: exp.Expr) -> bool:
     if isinstance(node, exp.Command):
         return True
     return isinstance(node, exp.Create) and isinstance(node.expression, exp.Command)
+
+
+def _segments(reader: Dialect, sql: str, group: list[Token]) -> tuple[exp.Expr, ...]:
+    """Statements run together without semicolons (T-SQL allows it), or wrapped in
+    procedural text: split before each top-level statement keyword and read each part."""
+    cuts = [0]
+    depth = 0
+    for i, token in enumerate(group):
+        kind = token.token_type
+        if kind is TokenType.L_PAREN:
+            depth += 1
+        elif kind is TokenType.R_PAREN:
+            depth -= 1
+        elif i and depth == 0 and kind in _SPLITS:
+            cuts.append(i)
+    cuts.append(len(group))
+    found: list[exp.Expr] = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        part = group[start:end]
+        try:
+            parsed = [e for e in reader.parser().parse(part, sql) if e is not None]
+        except (ParseError, TokenError, RecursionError, ValueError):
+            parsed = []
+        if not parsed or any(_opaque(e) for e in parsed):
+            parsed = list(_recover(reader, sql, part) or ())
+        found.extend(parsed)
+    return tuple(found)
 
 
 def _recover(reader: Dialect, sql: str, group: list[Token]) -> tuple[exp.Expr, ...] | None:

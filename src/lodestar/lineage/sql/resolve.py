@@ -215,7 +215,7 @@ class Resolver:
                 name = alias_name or src.alias_or_name
             for join in src.args.get("joins") or []:
                 self.add_source(join.this, scope, ctes)
-        elif isinstance(src, exp.Subquery) and not isinstance(src.this, exp.Query):
+        elif _join_tree(src):
             self.add_source(src.this, scope, ctes)
             for join in src.args.get("joins") or []:
                 self.add_source(join.this, scope, ctes)
@@ -298,11 +298,19 @@ class Resolver:
 
     def find(self, scope: Scope | None, column: exp.Column) -> Relation | None:
         qualifier = key(self.names.ident(column.args.get("table")))
+        first = scope
         while scope is not None:
             rel = scope.sources.get(qualifier)
             if rel is not None:
                 return rel
             scope = scope.parent
+        # A table named by its own name although the query gave it an alias.
+        suffix = "." + qualifier
+        for rel in first.sources.values() if first is not None else ():
+            if rel.table is not None:
+                name = key(rel.table)
+                if name == qualifier or name.endswith(suffix):
+                    return rel
         return None
 
     def column(self, column: exp.Column, scope: Scope) -> Lineage:
@@ -336,3 +344,10 @@ class Resolver:
                 return scope.aliases[k]
             scope = scope.parent
         return EMPTY
+
+
+def _join_tree(node: exp.Expr) -> bool:
+    """`((a JOIN b) JOIN c)`: parentheses around joins, not a derived table."""
+    while isinstance(node, (exp.Subquery, exp.Paren)):
+        node = node.this
+    return isinstance(node, exp.Table)

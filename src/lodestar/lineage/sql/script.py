@@ -12,6 +12,8 @@ from lodestar.lineage.sql.names import Names, key
 from lodestar.lineage.sql.resolve import STAR, ColumnRef, Outputs, Relation, Resolver, Scope
 from lodestar.model import fqn
 
+_STATEMENTS = (exp.Query, exp.Insert, exp.Merge, exp.Update, exp.Delete, exp.Create)
+
 
 class _Written:
     __slots__ = ("columns", "sources")
@@ -38,6 +40,9 @@ class Script:
         self.consumed: set[tuple[str, str]] = set()
         self.read_only: dict[str, None] = {}
         self.errors: list[StatementError] = []
+        # Tables written inside the procedure body being read: one statement, so nothing
+        # written there is intermediate to the rest of that body.
+        self.block: set[str] | None = None
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -53,7 +58,14 @@ class Script:
     # -- statements ------------------------------------------------------------------------
 
     def statement(self, node: exp.Expr) -> None:
-        if isinstance(node, exp.Query):
+        if isinstance(node, exp.Block):
+            outer, self.block = self.block, self.block if self.block is not None else set()
+            try:
+                for inner in node.expressions:
+                    self.statement(inner)
+            finally:
+                self.block = outer
+        elif isinstance(node, exp.Query):
             self._query(node)
         elif isinstance(node, exp.Insert):
             self._insert(node)
@@ -75,7 +87,10 @@ class Script:
             self._use(node)
 
     def _query(self, node: exp.Query) -> None:
-        into = node.args.get("into")
+        first: exp.Expr = node
+        while isinstance(first, exp.SetOperation):
+            first = first.left
+        into = first.args.get("into")
         resolver = self._resolver()
         outputs = resolver.query(node, {}, None)
         if isinstance(into, exp.Into) and isinstance(into.this, exp.Table):
@@ -97,6 +112,9 @@ class Script:
 
     def _create(self, node: exp.Create) -> None:
         kind = str(node.args.get("kind") or "").upper()
+        if kind == "PROCEDURE":
+            self._procedure(node)
+            return
         if kind not in ("TABLE", "VIEW", "MATERIALIZED VIEW", "DYNAMIC TABLE"):
             return
         target, listed = self._target(node.this)
@@ -131,6 +149,29 @@ class Script:
             return
         if listed:
             self.session[key(target)] = listed
+        self._write(target, {}, [])
+
+    def _procedure(self, node: exp.Create) -> None:
+        """The statements of a procedure's body, read as one statement (a table written
+        there and read later in the body is not intermediate)."""
+        from lodestar.lineage.sql.parsing import parse_statements
+
+        outer, self.block = self.block, self.block if self.block is not None else set()
+        try:
+            stack = [node.expression] if node.expression is not None else []
+            while stack:
+                n = stack.pop()
+                if isinstance(n, _STATEMENTS):
+                    self.statement(n)
+                elif isinstance(n, exp.Command):
+                    for parsed in parse_statements(n.sql(dialect=self.dialect), self.dialect):
+                        for inner in parsed.statements:
+                            if not isinstance(inner, exp.Command):
+                                self.statement(inner)
+                else:
+                    stack.extend(reversed(list(n.iter_expressions())))
+        finally:
+            self.block = outer
 
     def _scope_with_target(
         self, resolver: Resolver, table: exp.Table, scope: Scope
@@ -203,7 +244,7 @@ class Script:
         from_ = node.args.get("from_")
         if from_ is not None:
             resolver.add_source(from_.this, scope, ctes)
-        for join in node.args.get("joins") or []:
+        for join in (node.args.get("joins") or []) + (table.args.get("joins") or []):
             resolver.add_source(join.this, scope, ctes)
         bare = not table.args.get("db") and not table.alias
         aliased = scope.sources.get(key(self.names.ident(table.this))) if bare else None
@@ -331,6 +372,8 @@ class Script:
         ]
 
     def _roots_of_table(self, table: str) -> dict[str, None]:
+        if self.block is not None and table in self.block:
+            return {table: None}
         if table in self.written:
             self.hidden.add(table)
             return dict(self.written[table].sources) or {table: None}
@@ -338,6 +381,8 @@ class Script:
 
     def _roots_of_column(self, ref: ColumnRef) -> set[ColumnRef]:
         table, column = ref
+        if self.block is not None and table in self.block:
+            return {ref}
         written = self.written.get(table)
         if written is None:
             return {ref}
@@ -364,6 +409,8 @@ class Script:
             for ref in lineage:
                 upstream |= self._roots_of_column(ref) if ref[0] != target else {ref}
             columns.append((name, upstream))
+        if self.block is not None:
+            self.block.add(target)
         written = self.written.get(target)
         if written is None or target in self.hidden:
             written = self.written[target] = _Written()
