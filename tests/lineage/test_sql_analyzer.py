@@ -135,7 +135,8 @@ def test_temp_table_flows_through_and_is_not_reported() -> None:
 
 def test_tsql_select_into_temp_table() -> None:
     result = analyze(
-        "SELECT TOP 10 [Name] INTO #tmp FROM dbo.People; INSERT INTO dbo.Names SELECT Name FROM #tmp",
+        "SELECT TOP 10 [Name] INTO #tmp FROM dbo.People;"
+        " INSERT INTO dbo.Names SELECT Name FROM #tmp",
         dialect="tsql",
     )
     assert result.sources == ["dbo.people"] and result.targets == ["dbo.names"]

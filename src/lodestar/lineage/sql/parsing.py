@@ -4,6 +4,7 @@ header, BEGIN, IF ... THEN) are recovered from their first DML keyword."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -76,9 +77,9 @@ def _parse_group(reader: Dialect, sql: str, number: int, group: list[Token]) -> 
     except (TokenError, RecursionError, ValueError) as error:
         return Parsed(number, (), f"cannot parse: {_clean(str(error))}")
     if any(_opaque(e) for e in parsed):
-        recovered = _recover(reader, sql, group)
-        if recovered is not None:
-            return Parsed(number, recovered)
+        salvaged = _recover(reader, sql, group)
+        if salvaged is not None:
+            return Parsed(number, salvaged)
     return Parsed(number, tuple(parsed))
 
 
@@ -104,7 +105,7 @@ def _segments(reader: Dialect, sql: str, group: list[Token]) -> tuple[exp.Expr, 
             cuts.append(i)
     cuts.append(len(group))
     found: list[exp.Expr] = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         part = group[start:end]
         try:
             parsed = [e for e in reader.parser().parse(part, sql) if e is not None]
