@@ -5,7 +5,7 @@ where the dialect keeps it."""
 from __future__ import annotations
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
+from sqlglot.dialects.dialect import Dialect
 
 from lodestar.model import fqn
 
@@ -37,7 +37,8 @@ class Names:
     def __init__(
         self, dialect: str | None, default_database: str | None, default_schema: str | None
     ) -> None:
-        self._strategy = Dialect.get_or_raise(dialect).normalization_strategy
+        # By name: the set of strategies differs between sqlglot releases.
+        self._strategy = str(Dialect.get_or_raise(dialect).normalization_strategy.value)
         self.two_level = dialect in TWO_LEVEL
         database = default_database or None
         schema = default_schema or None
@@ -48,15 +49,15 @@ class Names:
 
     def fold(self, name: str, quoted: bool, *, table: bool = False) -> str:
         strategy = self._strategy
-        if strategy is NormalizationStrategy.LOWERCASE:
+        if strategy == "LOWERCASE":
             return name if quoted else name.lower()
-        if strategy is NormalizationStrategy.UPPERCASE:
+        if strategy == "UPPERCASE":
             return name if quoted else name.upper()
-        if strategy is NormalizationStrategy.CASE_INSENSITIVE:
+        if strategy == "CASE_INSENSITIVE":
             return name.lower()
-        if strategy is NormalizationStrategy.CASE_INSENSITIVE_UPPERCASE:
+        if strategy == "CASE_INSENSITIVE_UPPERCASE":
             return name.upper()
-        if strategy is NormalizationStrategy.CASE_INSENSITIVE_EXCEPT_TABLES:
+        if strategy == "CASE_INSENSITIVE_EXCEPT_TABLES":
             return name if table else name.lower()
         return name
 

@@ -5,6 +5,7 @@ header, BEGIN, IF ... THEN) are recovered from their first DML keyword."""
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from dataclasses import dataclass
 
@@ -25,6 +26,10 @@ _STARTS = frozenset(
         TokenType.CREATE,
     }
 )
+# sqlglot warns with the statement's text when it falls back to a raw command; the text may
+# hold secrets, and what the analyzer could not read is reported in its answer instead.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
 _SPLITS = frozenset(
     {TokenType.INSERT, TokenType.MERGE, TokenType.UPDATE, TokenType.DELETE, TokenType.CREATE}
 )
