@@ -53,7 +53,7 @@ def parse_statements(sql: str, dialect: str | None) -> list[Parsed]:
         whole = [e for e in reader.parser().parse(tokens, sql) if e is not None]
     except (ParseError, TokenError, RecursionError, ValueError):
         whole = None
-    if whole is not None and not any(_opaque(e) for e in whole):
+    if whole is not None and not any(_opaque(e) or _not_a_statement(e) for e in whole):
         return [Parsed(i, (e,)) for i, e in enumerate(whole, 1)]
     groups: list[list[Token]] = [[]]
     for token in tokens:
@@ -85,7 +85,18 @@ def _parse_group(reader: Dialect, sql: str, number: int, group: list[Token]) -> 
         salvaged = _recover(reader, sql, group)
         if salvaged is not None:
             return Parsed(number, salvaged)
+    stray = next((e for e in parsed if _not_a_statement(e)), None)
+    if stray is not None:
+        text = _clean(sql[group[0].start : group[-1].end + 1])[:60]
+        return Parsed(number, (), f"cannot parse: {text!r} is not a SQL statement")
     return Parsed(number, tuple(parsed))
+
+
+def _not_a_statement(node: exp.Expr) -> bool:
+    """sqlglot reads a bare expression (`SELEC x` as a column and its alias) as a statement."""
+    return isinstance(node, (exp.Condition, exp.Alias, exp.Identifier)) and not isinstance(
+        node, exp.Query
+    )
 
 
 def _opaque(node: exp.Expr) -> bool:
