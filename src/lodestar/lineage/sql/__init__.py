@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from lodestar.lineage.sql.dialects import UnknownDialectError, known_dialects, sqlglot_dialect
 from lodestar.lineage.sql.fingerprint import fingerprint, normalized
 from lodestar.lineage.sql.models import Flow, SqlLineage, StatementError
+from lodestar.lineage.sql.names import Names
+from lodestar.lineage.sql.parsing import parse_statements
+from lodestar.lineage.sql.script import Script
 
 __all__ = [
     "Flow",
@@ -41,10 +44,6 @@ def analyze(
     cannot be read is reported in `errors` with its 1-based number. Raises
     `UnknownDialectError` for a dialect name it does not know.
     """
-    from lodestar.lineage.sql.names import Names
-    from lodestar.lineage.sql.parsing import parse_statements
-    from lodestar.lineage.sql.script import Script
-
     read = sqlglot_dialect(dialect)
     names = Names(read, default_database, default_schema)
     script = Script(names, read, schema)

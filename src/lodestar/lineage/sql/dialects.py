@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlglot.dialects.dialect import Dialect
+
 # Other spellings -> the sqlglot dialect that reads them; None is sqlglot's generic SQL.
 ALIASES: dict[str, str | None] = {
     "ansi": None,
@@ -30,14 +36,19 @@ class UnknownDialectError(ValueError):
     """The dialect name is not one the analyzer knows; the message lists the known ones."""
 
 
-def known_dialects() -> list[str]:
-    """Every accepted name, sorted: sqlglot's dialects and the aliases above."""
+@cache
+def _sqlglot_names() -> frozenset[str]:
     from sqlglot.dialects.dialect import Dialect
 
-    names = {name for name in Dialect.classes if name not in _EXCLUDED}
-    return sorted(names | set(ALIASES))
+    return frozenset(name for name in Dialect.classes if name not in _EXCLUDED)
 
 
+def known_dialects() -> list[str]:
+    """Every accepted name, sorted: sqlglot's dialects and the aliases above."""
+    return sorted(_sqlglot_names() | set(ALIASES))
+
+
+@lru_cache(maxsize=256)
 def sqlglot_dialect(name: str | None) -> str | None:
     """The sqlglot dialect for a user-given name (case-insensitive; None or "" is generic)."""
     if name is None or not name.strip():
@@ -45,10 +56,16 @@ def sqlglot_dialect(name: str | None) -> str | None:
     key = name.strip().lower()
     if key in ALIASES:
         return ALIASES[key]
-    from sqlglot.dialects.dialect import Dialect
-
-    if key in Dialect.classes and key not in _EXCLUDED:
+    if key in _sqlglot_names():
         return key
     raise UnknownDialectError(
         f"unknown SQL dialect {name!r}; known dialects: {', '.join(known_dialects())}"
     )
+
+
+@lru_cache(maxsize=64)
+def reader(name: str | None) -> Dialect:
+    """The sqlglot dialect object for a sqlglot dialect name (None: generic), made once."""
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get_or_raise(name)

@@ -7,8 +7,9 @@ import hashlib
 import re
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
+
+from lodestar.lineage.sql.dialects import reader as dialect_reader
 
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b")
@@ -19,7 +20,7 @@ def normalized(sql: str, dialect: str | None = None) -> str:
     """The query's text with every literal a `?` (an IN list of literals one `(?)`), in one
     canonical spelling; falls back to a textual normalisation when sqlglot cannot parse it."""
     try:
-        reader = Dialect.get_or_raise(dialect)
+        reader = dialect_reader(dialect)
         statements = [e for e in reader.parse(sql) if e is not None]
         parts = []
         for statement in statements:

@@ -5,8 +5,8 @@ where the dialect keeps it."""
 from __future__ import annotations
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 
+from lodestar.lineage.sql.dialects import reader as dialect_reader
 from lodestar.model import fqn
 
 # Dialects with one namespace level under the server: there "database" is the schema.
@@ -38,7 +38,7 @@ class Names:
         self, dialect: str | None, default_database: str | None, default_schema: str | None
     ) -> None:
         # By name: the set of strategies differs between sqlglot releases.
-        self._strategy = str(Dialect.get_or_raise(dialect).normalization_strategy.value)
+        self._strategy = str(dialect_reader(dialect).normalization_strategy.value)
         self.two_level = dialect in TWO_LEVEL
         database = default_database or None
         schema = default_schema or None

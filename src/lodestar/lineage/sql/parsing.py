@@ -7,12 +7,17 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import threading
 from dataclasses import dataclass
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.parser import Parser
 from sqlglot.tokenizer_core import Token, TokenType
+from sqlglot.tokens import Tokenizer
+
+from lodestar.lineage.sql.dialects import reader as dialect_reader
 
 # Where a statement can start inside procedural text.
 _STARTS = frozenset(
@@ -43,14 +48,40 @@ class Parsed:
     error: str | None = None
 
 
+_LOCAL = threading.local()
+
+
+def _tokenizer(reader: Dialect) -> Tokenizer:
+    """One tokenizer per dialect and thread: making one costs as much as tokenizing a short
+    query, and `tokenize` starts afresh each call."""
+    cache: dict[int, Tokenizer] | None = getattr(_LOCAL, "tokenizers", None)
+    if cache is None:
+        cache = _LOCAL.tokenizers = {}
+    found = cache.get(id(reader))
+    if found is None:
+        found = cache[id(reader)] = reader.tokenizer()
+    return found
+
+
+def _parser(reader: Dialect) -> Parser:
+    """One parser per dialect and thread (`parse` resets it)."""
+    cache: dict[int, Parser] | None = getattr(_LOCAL, "parsers", None)
+    if cache is None:
+        cache = _LOCAL.parsers = {}
+    found = cache.get(id(reader))
+    if found is None:
+        found = cache[id(reader)] = reader.parser()
+    return found
+
+
 def parse_statements(sql: str, dialect: str | None) -> list[Parsed]:
-    reader = Dialect.get_or_raise(dialect)
+    reader = dialect_reader(dialect)
     try:
-        tokens = reader.tokenize(sql)
+        tokens = _tokenizer(reader).tokenize(sql)
     except TokenError as error:
         return [Parsed(1, (), f"cannot read the SQL text: {_clean(str(error))}")]
     try:
-        whole = [e for e in reader.parser().parse(tokens, sql) if e is not None]
+        whole = [e for e in _parser(reader).parse(tokens, sql) if e is not None]
     except (ParseError, TokenError, RecursionError, ValueError):
         whole = None
     if whole is not None and not any(_opaque(e) or _not_a_statement(e) for e in whole):
@@ -73,7 +104,7 @@ def parse_statements(sql: str, dialect: str | None) -> list[Parsed]:
 
 def _parse_group(reader: Dialect, sql: str, number: int, group: list[Token]) -> Parsed:
     try:
-        parsed = [e for e in reader.parser().parse(group, sql) if e is not None]
+        parsed = [e for e in _parser(reader).parse(group, sql) if e is not None]
     except ParseError as error:
         recovered = _segments(reader, sql, group)
         if recovered:
@@ -124,7 +155,7 @@ def _segments(reader: Dialect, sql: str, group: list[Token]) -> tuple[exp.Expr, 
     for start, end in itertools.pairwise(cuts):
         part = group[start:end]
         try:
-            parsed = [e for e in reader.parser().parse(part, sql) if e is not None]
+            parsed = [e for e in _parser(reader).parse(part, sql) if e is not None]
         except (ParseError, TokenError, RecursionError, ValueError):
             parsed = []
         if not parsed or any(_opaque(e) for e in parsed):
@@ -142,7 +173,7 @@ def _recover(reader: Dialect, sql: str, group: list[Token]) -> tuple[exp.Expr, .
         if tries > _MAX_RECOVERIES:
             return None
         try:
-            parsed = [e for e in reader.parser().parse(group[i:], sql) if e is not None]
+            parsed = [e for e in _parser(reader).parse(group[i:], sql) if e is not None]
         except (ParseError, TokenError, RecursionError, ValueError):
             continue
         if parsed and not any(_opaque(e) for e in parsed):

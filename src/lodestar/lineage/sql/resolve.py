@@ -4,7 +4,7 @@ correlated references); no optimizer pass, so it stays close to the cost of pars
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -13,7 +13,7 @@ from lodestar.lineage.sql.names import Names, key
 ColumnRef = tuple[str, str]
 Lineage = frozenset[ColumnRef]
 Outputs = list[tuple[str, Lineage]]
-ColumnsOf = Callable[[str], Sequence[str] | None]
+BaseTable = Callable[[str], "Relation"]
 
 EMPTY: Lineage = frozenset()
 STAR = "*"
@@ -84,9 +84,9 @@ class Scope:
 class Resolver:
     """Resolves the queries of one statement; `tables` collects every base table read."""
 
-    def __init__(self, names: Names, columns_of: ColumnsOf, dialect: str | None) -> None:
+    def __init__(self, names: Names, base_table: BaseTable, dialect: str | None) -> None:
         self.names = names
-        self.columns_of = columns_of
+        self.base_table = base_table
         self.dialect = dialect
         self.tables: dict[str, None] = {}
 
@@ -206,9 +206,7 @@ class Resolver:
                 else:
                     table = self.names.table(src)
                     self.tables[table] = None
-                    known = self.columns_of(table)
-                    outputs = [(c, frozenset(((table, c),))) for c in known] if known else None
-                    rel = Relation(table, outputs)
+                    rel = self.base_table(table)
                 name = alias_name or self.names.ident(this, table=True)
             else:
                 rel = Relation(None, None, self.lineage(this, scope, ctes))
@@ -263,37 +261,27 @@ class Resolver:
 
     def visit_queries(self, node: exp.Expr, scope: Scope, ctes: dict[str, Relation]) -> None:
         """Read the subqueries of a clause for the tables they name (lineage not kept)."""
-        stack = [node]
-        while stack:
-            n = stack.pop()
+        for n in node.walk(prune=_is_query):
             if isinstance(n, exp.Query):
                 self.query(n, ctes, scope)
-                continue
-            stack.extend(n.iter_expressions())
 
     def lineage(self, node: exp.Expr, scope: Scope, ctes: dict[str, Relation]) -> Lineage:
         found: set[ColumnRef] = set()
-        stack = [node]
-        while stack:
-            n = stack.pop()
+        # sqlglot's own walk (compiled), not descending into columns and subqueries.
+        for n in node.walk(prune=_is_leaf):
             if isinstance(n, exp.Column):
                 if isinstance(n.this, exp.Star):
                     for _, lineage in self.star(scope, n):
                         found |= lineage
                 else:
                     found |= self.column(n, scope)
-                continue
-            if isinstance(n, exp.Query):
+            elif isinstance(n, exp.Query):
                 for _, lineage in self.query(n, ctes, scope):
                     found |= lineage
-                continue
-            if isinstance(n, exp.Star):
-                if len(scope.sources) == 1:
-                    only = next(iter(scope.sources.values()))
-                    if only.table is not None:
-                        found.add((only.table, STAR))
-                continue
-            stack.extend(n.iter_expressions())
+            elif isinstance(n, exp.Star) and len(scope.sources) == 1:
+                only = next(iter(scope.sources.values()))
+                if only.table is not None:
+                    found.add((only.table, STAR))
         return frozenset(found)
 
     def find(self, scope: Scope | None, column: exp.Column) -> Relation | None:
@@ -351,3 +339,11 @@ def _join_tree(node: exp.Expr) -> bool:
     while isinstance(node, (exp.Subquery, exp.Paren)):
         node = node.this
     return isinstance(node, exp.Table)
+
+
+def _is_query(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Query)
+
+
+def _is_leaf(node: exp.Expr) -> bool:
+    return isinstance(node, (exp.Column, exp.Query))

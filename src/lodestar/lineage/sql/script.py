@@ -33,7 +33,9 @@ class Script:
     ) -> None:
         self.names = names
         self.dialect = dialect
-        self.schema = {key(t): list(cols) for t, cols in (schema or {}).items()}
+        self._schema = schema or {}
+        self._folded: dict[str, Sequence[str]] | None = None
+        self._relations: dict[str, Relation] = {}
         self.session: dict[str, list[str]] = {}
         self.written: dict[str, _Written] = {}
         self.hidden: set[str] = set()
@@ -50,10 +52,25 @@ class Script:
         k = key(table)
         if k in self.session:
             return self.session[k]
-        return self.schema.get(k)
+        found = self._schema.get(table)
+        if found is not None or not self._schema:
+            return found
+        if self._folded is None:
+            self._folded = {key(t): cols for t, cols in self._schema.items() if t != key(t)}
+        return self._folded.get(k) or self._schema.get(k)
+
+    def base_table(self, table: str) -> Relation:
+        """The relation of a table the script reads (shared: it holds no per-query state),
+        made anew once the script writes the table."""
+        rel = self._relations.get(table)
+        if rel is None:
+            known = self.columns_of(table)
+            outputs = [(c, frozenset(((table, c),))) for c in known] if known else None
+            rel = self._relations[table] = Relation(table, outputs)
+        return rel
 
     def _resolver(self) -> Resolver:
-        return Resolver(self.names, self.columns_of, self.dialect)
+        return Resolver(self.names, self.base_table, self.dialect)
 
     # -- statements ------------------------------------------------------------------------
 
@@ -141,6 +158,7 @@ class Script:
             columns = self.columns_of(source)
             if columns is not None:
                 self.session[key(target)] = list(columns)
+                self._relations.pop(target, None)
             self._write(
                 target,
                 {source: None},
@@ -149,6 +167,7 @@ class Script:
             return
         if listed:
             self.session[key(target)] = listed
+            self._relations.pop(target, None)
         self._write(target, {}, [])
 
     def _procedure(self, node: exp.Create) -> None:
@@ -281,6 +300,7 @@ class Script:
             if isinstance(table, exp.Table):
                 name = self.names.table(table)
                 self.session.pop(key(name), None)
+                self._relations.pop(name, None)
                 if name in self.written:
                     self.hidden.add(name)
 
@@ -296,6 +316,8 @@ class Script:
                     self.written[new] = self.written.pop(name)
                     if key(name) in self.session:
                         self.session[key(new)] = self.session.pop(key(name))
+                    self._relations.pop(name, None)
+                    self._relations.pop(new, None)
             elif isinstance(action, exp.SwapTable) and isinstance(action.this, exp.Table):
                 other = self.names.table(action.this)
                 self._write(name, {other: None}, [])
