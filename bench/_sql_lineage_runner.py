@@ -3,7 +3,7 @@
 Run by bench/sql_lineage.py as a subprocess: with the project's python for `lodestar` and
 `sqlglot` (the floor: parsing alone), with the peer venv's python for `datahub`,
 `sqllineage` and `openlineage`. Only the analysis calls are timed (imports and set-up are
-not); each repeat runs every query once, and the fastest repeat is reported.
+not); each repeat runs every query once; wall and CPU seconds of each repeat are reported.
 
     .venv/bin/python bench/_sql_lineage_runner.py --tool lodestar --queries q.json
 """
@@ -110,9 +110,12 @@ def _openlineage(_: dict[str, list[str]]) -> Callable[[str], Answer]:
             return {"sources": [], "targets": [], "pairs": []}
         target = r.out_tables[0].qualified_name if r.out_tables else ""
         pairs = [
-            [u.origin.qualified_name if u.origin else "", u.name,
-             c.descendant.origin.qualified_name if c.descendant.origin else target,
-             c.descendant.name]
+            [
+                u.origin.qualified_name if u.origin else "",
+                u.name,
+                c.descendant.origin.qualified_name if c.descendant.origin else target,
+                c.descendant.name,
+            ]
             for c in r.column_lineage
             for u in c.lineage
         ]
@@ -145,6 +148,7 @@ def main() -> None:
     run = TOOLS[args.tool](doc["schema"])
     queries = [q["sql"] for q in doc["queries"]]
     seconds: list[float] = []
+    cpu: list[float] = []
     answers: list[Answer | None] = []
     failures = 0
     for _ in range(args.repeat):
@@ -152,7 +156,7 @@ def main() -> None:
         if clear is not None:
             clear()
         answers, failures = [], 0
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for sql in queries:
             try:
                 answers.append(run(sql))
@@ -160,8 +164,15 @@ def main() -> None:
                 answers.append(None)
                 failures += 1
         seconds.append(time.perf_counter() - start)
-    json.dump({"tool": args.tool, "seconds": seconds, "answers": answers, "failures": failures},
-              sys.stdout)
+        cpu.append(time.process_time() - start_cpu)
+    doc = {
+        "tool": args.tool,
+        "seconds": seconds,
+        "cpu": cpu,
+        "answers": answers,
+        "failures": failures,
+    }
+    json.dump(doc, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -38,9 +38,10 @@ class UnknownDialectError(ValueError):
 
 @cache
 def _sqlglot_names() -> frozenset[str]:
-    from sqlglot.dialects.dialect import Dialect
+    # The names sqlglot lists, without importing every dialect's module.
+    from sqlglot.dialects import DIALECT_MODULE_NAMES
 
-    return frozenset(name for name in Dialect.classes if name not in _EXCLUDED)
+    return frozenset(name for name in DIALECT_MODULE_NAMES if name not in _EXCLUDED)
 
 
 def known_dialects() -> list[str]:
