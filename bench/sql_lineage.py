@@ -109,7 +109,9 @@ class Generator:
             f"INSERT INTO {tgt} ({', '.join(names)}) SELECT {', '.join('s.' + c for c in cols)} "
             f"FROM {src} s WHERE s.id > {self.r.randint(1, 999)}"
         )
-        return Query(sql, {src}, {tgt}, {(src, c, tgt, n) for c, n in zip(cols, names, strict=True)})
+        return Query(
+            sql, {src}, {tgt}, {(src, c, tgt, n) for c, n in zip(cols, names, strict=True)}
+        )
 
     def ctas_join(self) -> Query:
         a, b = self.table("raw"), self.table("stage")
