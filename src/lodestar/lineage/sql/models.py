@@ -16,7 +16,8 @@ class StatementError:
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """Data moved from one table to another; `columns` are (source, target) bare column names."""
+    """Data moved from one table to another; `columns` are (source, target) bare column names
+    (`("*", "*")` when the source's columns are not known and the query took them all)."""
 
     source: str
     target: str
