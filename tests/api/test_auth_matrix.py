@@ -37,8 +37,13 @@ WRITE_METHODS = ("post", "put", "patch", "delete")
 
 
 def _openapi_routes(doc: dict[str, Any], methods: tuple[str, ...]) -> list[tuple[str, str]]:
+    # A POST that only computes an answer (`x-lodestar-reads-only`, e.g. /sql/lineage) is not
+    # a write; its own suite checks that readers may call it and that it stores nothing.
     return sorted(
-        (m.upper(), path) for path, ops in doc["paths"].items() for m in ops if m in methods
+        (m.upper(), path)
+        for path, ops in doc["paths"].items()
+        for m, op in ops.items()
+        if m in methods and not (m != "get" and op.get("x-lodestar-reads-only"))
     )
 
 
