@@ -43,6 +43,7 @@ def _show(report: RunReport, as_json: bool) -> None:
         ("units failed", report.units_failed),
         ("observations", report.observations),
         ("lineage edges", report.lineage_edges),
+        ("lineage edges removed (no longer reported)", report.lineage_removed),
     ):
         t.add_row(label, str(value))
     console = out()

@@ -30,6 +30,42 @@ T = TypeVar("T")
 ObservationItem = tuple[str, str, str, dict[str, Any]] | tuple[str, str, str, dict[str, Any], str]
 
 
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """A lineage edge a unit reports, upstream -> downstream, with the edge contract's props:
+    `columns` as (upstream column, downstream column) pairs of plain column names, and any of
+    `query`, `sql`, `pipeline`, `run`, `transformation` in `props`. `via` names the process
+    that carried the flow (`query:<fingerprint>`, `pipeline:<fqn>`; empty for a definition
+    such as a view's SQL)."""
+
+    from_kind: str
+    from_fqn: str
+    to_kind: str
+    to_fqn: str
+    via: str = ""
+    columns: tuple[tuple[str, str], ...] = ()
+    props: dict[str, Any] | None = None
+
+    @property
+    def ident(self) -> tuple[str, str, str, str, str]:
+        """What names the edge for staleness: its ends and `via` (props may change)."""
+        return (self.from_kind, self.from_fqn, self.to_kind, self.to_fqn, self.via)
+
+    def edge_props(self) -> dict[str, Any] | None:
+        out: dict[str, Any] = dict(self.props or {})
+        if self.columns:
+            out["columns"] = [list(pair) for pair in self.columns]
+        return out or None
+
+
+# (from kind, from FQN, to kind, to FQN): data flows from -> to, no props; or a `Lineage`.
+LineageItem = tuple[str, str, str, str] | Lineage
+
+
+def as_lineage(item: LineageItem) -> Lineage:
+    return item if isinstance(item, Lineage) else Lineage(*item)
+
+
 class SourceConfig(BaseModel):
     """Base for connector configs: a typo in a recipe fails loudly."""
 
@@ -64,8 +100,9 @@ class Unit:
     error: str | None = None
     # test results, row counts... (see ObservationItem)
     observations: list[ObservationItem] = field(default_factory=list)
-    # (from kind, from FQN, to kind, to FQN): data flows from -> to (dbt model dependencies...)
-    lineage: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Data flows from -> to (dbt model dependencies, a view's tables...): see `LineageItem`.
+    # Each completed run replaces the pipeline's edges: one no unit reports any more goes.
+    lineage: list[LineageItem] = field(default_factory=list)
     # Set by a source that fingerprints units itself (see `Source.skip_unchanged`); None: the
     # runner fingerprints the extracted body.
     fingerprint: str | None = None
