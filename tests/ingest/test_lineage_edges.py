@@ -225,3 +225,21 @@ def test_edges_go_even_when_assets_are_not_soft_deleted(
     report = _run(catalog, [_table("a"), _table("v")], mark_deleted=False)
     assert (report.deleted, report.lineage_removed) == (0, 1)
     assert _lineage(catalog) == {}
+
+
+def test_an_edge_whose_upstream_comes_in_a_later_batch_is_kept(
+    catalog: Catalog, scripted: type[Scripted]
+) -> None:
+    # A view sorts before the table it reads, and each unit is its own batch.
+    script = [_table("a_view", [_edge("z_table", "a_view")]), _table("z_table")]
+    report = _run(catalog, script, batch_size=1)
+    assert report.status == "success", report.failures
+    assert (report.lineage_edges, report.warnings) == (1, [])
+    assert set(_lineage(catalog)) == {("z_table", "a_view", "", "ingestion:shop")}
+
+    # An upstream that never comes is a warning, and the edge is not stored; the units of
+    # the first run are skipped, their edge kept.
+    report = _run(catalog, [*script, _table("b", [_edge("nowhere", "b")])], batch_size=1)
+    assert (report.units_skipped, report.lineage_edges) == (2, 0)
+    assert set(_lineage(catalog)) == {("z_table", "a_view", "", "ingestion:shop")}
+    assert any("nowhere" in w and "does not exist" in w for w in report.warnings)
