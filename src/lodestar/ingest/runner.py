@@ -182,6 +182,12 @@ class _Run:
             for problem in batch_result.observation_problems:
                 self.report.warn(problem)
             self.report.observations -= len(batch_result.observation_problems)
+            if batch_result.queries_not_stored:
+                self.report.queries -= batch_result.queries_not_stored
+                self.report.warn(
+                    f"{batch_result.queries_not_stored} parsed queries not stored: query "
+                    "statistics are kept by the embedded catalog sink only"
+                )
             if batch_result.lineage_problems:
                 self.deferred.extend(batch_result.lineage)
                 self.deferred_problems += len(batch_result.lineage_problems)
@@ -235,7 +241,9 @@ class _Run:
         # Observations of a skipped unit are the ones already recorded: only new facts go in.
         ok = {w[0] for w in written}
         obs = [to_observation(o) for u in to_send if u.key in ok for o in u.observations]
+        queries = [q for u in to_send if u.key in ok for q in u.queries]
         self.report.observations += len(obs)
+        self.report.queries += len(queries)
         self.report.lineage_edges += len(lineage)
         pipeline, run_id = self.pipeline, self.run.run_id
 
@@ -247,7 +255,7 @@ class _Run:
             else:
                 self.state.commit_in(conn, pipeline, run_id, written)
 
-        return FollowUp(obs, lineage, checkpoint)
+        return FollowUp(obs, lineage, queries, checkpoint)
 
     def add_deferred_lineage(self) -> None:
         """Send the lineage of batches that had an end missing once more, now that every
@@ -266,9 +274,17 @@ class _Run:
         in_scope: Callable[[str, str], bool],
         *,
         assets: bool = True,
+        append_only: bool = False,
+        expire_before: int | None = None,
     ) -> None:
         """Soft-delete the assets (with `assets`) and retract the lineage edges this complete
-        run no longer reported, keeping what failed units (and what lies under them) had."""
+        run no longer reported, keeping what failed units (and what lies under them) had. An
+        append-only source reports only what is new: its edges expire by age instead."""
+        if append_only:
+            if expire_before is not None and not self.dry_run:
+                removed = self.sink.retract_lineage_seen_before(expire_before)
+                self.report.lineage_removed += removed or 0
+            return
         opts = self.recipe.options
         current = {k for k, st in self.units_now.items() if st.run_id == self.run.run_id}
 
@@ -434,7 +450,13 @@ def run_pipeline(
     # table of the source in the catalog for as long as it fails.
     if complete:
         try:
-            r.remove_stale(scope, source.in_scope, assets=recipe.options.mark_deleted)
+            r.remove_stale(
+                scope,
+                source.in_scope,
+                assets=recipe.options.mark_deleted,
+                append_only=source.append_only,
+                expire_before=source.lineage_expires_before(),
+            )
         except (IngestError, CatalogError) as e:
             report.fail(f"stale removal: {e}")
             complete = False

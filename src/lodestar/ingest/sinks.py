@@ -33,6 +33,8 @@ from lodestar.model.records import Origin
 from lodestar.model.registry import find_kind
 from lodestar.store import edges as edges_q
 from lodestar.store.engine import Store
+from lodestar.usage import queries as query_store
+from lodestar.usage.queries import QueryFact
 
 # An edge as the run state names it: (from kind, from FQN, to kind, to FQN, via).
 EdgeIdent = tuple[str, str, str, str, str]
@@ -56,6 +58,7 @@ class FollowUp:
 
     observations: list[Observation] = field(default_factory=list)
     lineage: list[Lineage] = field(default_factory=list)
+    queries: list[QueryFact] = field(default_factory=list)
     checkpoint: Callable[[Connection | None], None] | None = None
 
 
@@ -65,6 +68,7 @@ class BatchResult:
     observation_problems: list[str] = field(default_factory=list)
     lineage_problems: list[str] = field(default_factory=list)
     lineage: list[Lineage] = field(default_factory=list)  # what the batch asserted
+    queries_not_stored: int = 0  # query statistics are kept by the embedded catalog only
 
 
 # Given the batch's line results, what to write with them.
@@ -108,6 +112,10 @@ class Sink(Protocol):
     def retract_stale_lineage(self, keep: set[EdgeIdent]) -> int | None:
         """Retract the pipeline's lineage edges that are not in `keep`; how many went, or
         None where the sink cannot list them (a remote server)."""
+
+    def retract_lineage_seen_before(self, ts: int) -> int | None:
+        """Retract the pipeline's lineage edges last seen before `ts` (epoch µs); how many
+        went, or None where the sink cannot (a remote server)."""
 
     def close(self) -> None: ...
 
@@ -177,6 +185,8 @@ class CatalogSink:
             if then.lineage:
                 out.lineage = then.lineage
                 out.lineage_problems = tx.add_edges([edge_in(e) for e in then.lineage]).problems
+            if then.queries:
+                query_store.record(tx.conn, then.queries, str(self.ctx.origin))
             if then.checkpoint is not None:
                 then.checkpoint(tx.conn)
             return out
@@ -252,6 +262,10 @@ class CatalogSink:
                 return 0
             return tx.retract_edges(items=stale).removed
 
+    def retract_lineage_seen_before(self, ts: int) -> int:
+        with self.catalog.transaction(self.ctx) as tx:
+            return tx.retract_edges(relation_name=LINEAGE, seen_before=ts).removed
+
     def close(self) -> None:
         return None
 
@@ -304,6 +318,8 @@ class ServerSink:
         if then.lineage:
             out.lineage = then.lineage
             out.lineage_problems = self.add_lineage(then.lineage)
+        if then.queries:
+            out.queries_not_stored = len(then.queries)
         if then.checkpoint is not None:
             then.checkpoint(None)
         return out
@@ -380,6 +396,9 @@ class ServerSink:
 
     def retract_stale_lineage(self, keep: set[EdgeIdent]) -> int | None:
         return None  # the HTTP API lists no edges by source
+
+    def retract_lineage_seen_before(self, ts: int) -> int | None:
+        return None
 
     def close(self) -> None:
         self.client.close()

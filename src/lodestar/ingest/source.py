@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lodestar.ingest.patterns import Filters
 from lodestar.ingest.retry import RetryPolicy
+from lodestar.usage.queries import QueryFact
 
 T = TypeVar("T")
 
@@ -103,6 +104,8 @@ class Unit:
     # Data flows from -> to (dbt model dependencies, a view's tables...): see `LineageItem`.
     # Each completed run replaces the pipeline's edges: one no unit reports any more goes.
     lineage: list[LineageItem] = field(default_factory=list)
+    # Parsed queries of a query log (usage/queries.py), stored with the unit's commit.
+    queries: list[QueryFact] = field(default_factory=list)
     # Set by a source that fingerprints units itself (see `Source.skip_unchanged`); None: the
     # runner fingerprints the extracted body.
     fingerprint: str | None = None
@@ -137,6 +140,9 @@ class Source(abc.ABC):
 
     config_model: ClassVar[type[SourceConfig]]
     description: ClassVar[str] = ""
+    # An append-only source (a query log) yields only what is new since its last run: a unit
+    # of an earlier run is not seen again, and neither it nor its edges are stale for that.
+    append_only: ClassVar[bool] = False
     # The rank of this connector's descriptions when another automated writer describes
     # the same asset: a higher rank's is kept (dbt's documentation over database comments).
     documentation_rank: ClassVar[int] = 0
@@ -173,6 +179,11 @@ class Source(abc.ABC):
         the unit would carry changes: when that cannot be promised for a unit (sample rows are
         data, not catalog), extract it and leave its fingerprint to the runner. The default
         ignores `previous`: every unit is extracted."""
+
+    def lineage_expires_before(self) -> int | None:
+        """For an append-only source: epoch µs before which an edge it last reported is
+        retracted after a complete run (None: its edges stay until a person removes them)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -212,6 +212,8 @@ class MySQLSource(ServerSQLSource):
     service_type: ClassVar[str] = "mysql"
     system: ClassVar[str] = "MySQL"
     detects_changes: ClassVar[bool] = True
+    fingerprint_version: ClassVar[int] = 2  # 2: views carry lineage from their SQL
+    sql_dialect: ClassVar[str | None] = "mysql"
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)

@@ -253,7 +253,8 @@ class PostgresSource(ServerSQLSource):
     system: ClassVar[str] = "PostgreSQL"
     detects_changes: ClassVar[bool] = True
     stamps_catalog: ClassVar[bool] = True
-    fingerprint_version: ClassVar[int] = 1
+    fingerprint_version: ClassVar[int] = 2  # 2: views carry lineage from their SQL
+    sql_dialect: ClassVar[str | None] = "postgres"
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
