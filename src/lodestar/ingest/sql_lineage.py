@@ -118,13 +118,11 @@ def analyze(
     from lodestar.lineage.sql import analyze as analyze_sql
 
     text = sql
-    wrapped = False
     if target is not None and not _is_create(sql):
         target_name = naming.sql_name(target)
         if target_name is None:
             return Analysis(errors=[f"{target} cannot be named in {naming.dialect} SQL"])
         text = f"CREATE VIEW {_quoted(target_name, naming.dialect)} AS {sql.rstrip().rstrip(';')}"
-        wrapped = True
     schema = None
     if columns:
         schema = {}
@@ -132,6 +130,8 @@ def analyze(
             name = naming.sql_name(fqn)
             if name is not None:
                 schema[name] = list(cols)
+                # where the dialect folds names (SQLite: `Orders` is `orders`)
+                schema.setdefault(name.casefold(), list(cols))
     result = analyze_sql(
         text,
         dialect=naming.dialect,
@@ -139,17 +139,23 @@ def analyze(
         default_schema=naming.schema,
         schema=schema,
     )
-    return _on_fqns(result, naming, target if (wrapped or target) else None)
+    return _on_fqns(result, naming, target, columns or {})
 
 
-def _on_fqns(result: SqlLineage, naming: Naming, target: str | None) -> Analysis:
+def _on_fqns(
+    result: SqlLineage, naming: Naming, target: str | None, known: Mapping[str, Any]
+) -> Analysis:
     out = Analysis(errors=[f"statement {e.statement}: {e.message}" for e in result.errors])
     unnamed: set[str] = set()
+    # A dialect that folds names (SQLite's are case-insensitive) may name `Orders` `orders`.
+    folded = {k.casefold(): k for k in known}
 
     def fqn(name: str) -> str | None:
         f = naming.fqn(name)
         if f is None:
             unnamed.add(name)
+        elif f not in known:
+            f = folded.get(f.casefold(), f)
         return f
 
     out.sources = sorted({f for f in map(fqn, result.sources) if f is not None})
@@ -163,7 +169,9 @@ def _on_fqns(result: SqlLineage, naming: Naming, target: str | None) -> Analysis
             continue
         pairs = out.flows.setdefault((src, tgt), [])
         for pair in flow.columns:
-            if pair not in pairs:
+            # `*` is no column (count(*), a star the analyzer could not expand): the
+            # table-level edge says it all
+            if pair not in pairs and "*" not in pair:
                 pairs.append(pair)
     if target is not None:
         for src in out.sources:
@@ -187,6 +195,4 @@ def _is_create(sql: str) -> bool:
 
 def _quoted(name: str, dialect: str) -> str:
     quote = "`" if dialect in ("mysql", "hive", "spark", "databricks") else '"'
-    return ".".join(
-        quote + part.replace(quote, quote * 2) + quote for part in fqn_mod.split(name)
-    )
+    return ".".join(quote + part.replace(quote, quote * 2) + quote for part in fqn_mod.split(name))

@@ -133,9 +133,7 @@ def record(conn: Connection, facts: Sequence[QueryFact], origin: str) -> int:
     return len(merged)
 
 
-def read(
-    conn: Connection, *, dialect: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
+def read(conn: Connection, *, dialect: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Query rows, the most run first."""
     q = sa.select(*queries.c).order_by(queries.c.count.desc(), queries.c.fingerprint).limit(limit)
     if dialect is not None:

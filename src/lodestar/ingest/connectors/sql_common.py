@@ -580,7 +580,7 @@ class SQLSource(Source):
         read = {t.name: t for t in tables if allows(t.name)}
         # The columns of what was read, for `*` in the views of this schema.
         columns = {
-            fqn_mod.join([s_fqn, t.name]): [c.name for c in t.columns]
+            fqn_mod.join([svc, database, schema.name, t.name]): [c.name for c in t.columns]
             for t in tables
             if t.error is None and not _bad_part(t.name)
         }
