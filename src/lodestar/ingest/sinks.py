@@ -250,16 +250,13 @@ class CatalogSink:
     def retract_stale_lineage(self, keep: set[EdgeIdent]) -> int:
         wanted = {n for n in map(normal_ident, keep) if n is not None}
         source = str(self.ctx.origin)
+        # Read first: a run that changed nothing takes no write transaction for this.
+        with self.store.read() as conn:
+            have = edges_q.asserted_ends(conn, source=source, relation=LINEAGE)
+        stale = [EdgeIn(*e[:4], LINEAGE, e[4]) for e in have if e not in wanted]
+        if not stale:
+            return 0
         with self.catalog.transaction(self.ctx) as tx:
-            stale = [
-                EdgeIn(fk, ff, tk, tf, LINEAGE, via)
-                for fk, ff, tk, tf, via in edges_q.asserted_ends(
-                    tx.conn, source=source, relation=LINEAGE
-                )
-                if (fk, ff, tk, tf, via) not in wanted
-            ]
-            if not stale:
-                return 0
             return tx.retract_edges(items=stale).removed
 
     def retract_lineage_seen_before(self, ts: int) -> int:
