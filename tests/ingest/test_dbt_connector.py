@@ -35,8 +35,8 @@ from lodestar.ingest.patterns import Filter, Filters
 from lodestar.ingest.recipe import parse_recipe
 from lodestar.ingest.runner import run_pipeline, to_observation
 from lodestar.ingest.service import sink_for
-from lodestar.ingest.sinks import CatalogSink
-from lodestar.ingest.source import Options, SourceContext, Unit
+from lodestar.ingest.sinks import CatalogSink, edge_in
+from lodestar.ingest.source import Options, SourceContext, Unit, as_lineage
 from lodestar.ingest.state import StateStore
 from lodestar.lineage.edges import add_lineage
 from lodestar.model import fqn as fqn_mod
@@ -221,7 +221,7 @@ def test_every_relation_is_one_unit_named_as_the_database_connector_names_it(
     # Upstream tables come first, so lineage always points at something already written.
     position = {_fqn(k, b): i for i, u in enumerate(units) for k, b in u.assets if k == "table"}
     for u in units:
-        for _, up, kind, down in u.lineage:
+        for _, up, kind, down, _via in (as_lineage(e).ident for e in u.lineage):
             if kind == "table":
                 assert position[up] < position[down], (up, down)
 
@@ -370,7 +370,7 @@ def test_tags_and_owners_come_before_the_table_that_uses_them(units: list[Unit])
 
 
 def test_dependencies_are_lineage(units: list[Unit]) -> None:
-    lineage = {e for u in units for e in u.lineage}
+    lineage = {as_lineage(e).ident[:4] for u in units for e in u.lineage}
     exposure = "dbt_exposures.weekly_revenue"
     assert lineage == {
         ("table", T["raw_customers"], "table", T["stg_customers"]),
@@ -508,7 +508,7 @@ def test_config_and_artifact_errors_say_how_to_fix_them(dbt_run: DbtRun, tmp_pat
 def test_units_lineage_and_results_land_in_the_catalog(units: list[Unit], catalog: Catalog) -> None:
     outcomes = catalog.bulk_upsert([BulkLine(k, b) for u in units for k, b in u.assets], BOT)
     assert [str(o.error) for o in outcomes if o.error] == []
-    result = add_lineage(catalog, [e for u in units for e in u.lineage], BOT)
+    result = add_lineage(catalog, [edge_in(as_lineage(e)) for u in units for e in u.lineage], BOT)
     assert result.problems == []
     assert result.added == 10
     log = ObservationLog(catalog.store)
@@ -706,3 +706,30 @@ def test_two_writers_describe_by_precedence_not_by_who_ran_last(
             described = {c["name"]: c.get("description") for c in doc["columns"]}
             assert {k: described[k] for k in expected_columns} == expected_columns
         versions.append(catalog.get("table", Key(fqn=T["orders"])).version)
+
+
+def test_models_get_column_lineage_from_their_compiled_sql(units: list[Unit]) -> None:
+    columns = {
+        (e.from_fqn, e.to_fqn): list(e.columns)
+        for u in units
+        for e in map(as_lineage, u.lineage)
+        if e.to_kind == "table"
+    }
+    assert columns[(T["orders"], T["stg_orders"])] == [
+        ("id", "order_id"),
+        ("customer_id", "customer_id"),
+        ("order_date", "order_date"),
+        ("status", "status"),
+    ]
+    assert columns[(T["stg_customers"], T["customers"])] == [
+        ("customer_id", "customer_id"),
+        ("first_name", "full_name"),
+        ("last_name", "full_name"),
+        ("email", "email"),
+    ]
+    # count(*) reads rows, no column: a table-level edge
+    assert columns[(T["stg_orders"], T["customers"])] == []
+    # Through the CTE and the ephemeral model's CTE the compiled SQL inlines.
+    assert columns[(T["raw_payments"], T["fct_orders"])] == [("amount", "amount")]
+    assert columns[(T["items"], T["fct_orders"])] == []  # item_count is a count(*)
+    assert (T["raw_customers"], T["snapshot"]) in columns

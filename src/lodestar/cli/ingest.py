@@ -43,6 +43,8 @@ def _show(report: RunReport, as_json: bool) -> None:
         ("units failed", report.units_failed),
         ("observations", report.observations),
         ("lineage edges", report.lineage_edges),
+        ("lineage edges removed (no longer reported)", report.lineage_removed),
+        ("queries parsed (query logs)", report.queries),
     ):
         t.add_row(label, str(value))
     console = out()

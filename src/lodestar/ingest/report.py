@@ -29,6 +29,8 @@ class RunReport:
     units_failed: int = 0
     observations: int = 0
     lineage_edges: int = 0
+    lineage_removed: int = 0  # edges this pipeline had reported and no longer does
+    queries: int = 0  # parsed queries of a query log, stored for usage
     would_delete: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)

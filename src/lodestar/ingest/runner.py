@@ -27,8 +27,16 @@ from lodestar.ingest.limits import ServerRunLimits
 from lodestar.ingest.recipe import Recipe, errors_text, expand_env
 from lodestar.ingest.report import RunReport
 from lodestar.ingest.sinks import PIPELINE_KIND, FollowUp, LineResult, Sink
-from lodestar.ingest.source import ObservationItem, Source, SourceConfig, SourceContext, Unit
-from lodestar.ingest.state import RunState, StateStore, UnitState
+from lodestar.ingest.source import (
+    Lineage,
+    ObservationItem,
+    Source,
+    SourceConfig,
+    SourceContext,
+    Unit,
+    as_lineage,
+)
+from lodestar.ingest.state import EdgeIdent, RunState, StateStore, UnitState, Written
 from lodestar.jobs import models as jobs_models
 from lodestar.jobs.models import Backoff, JobRun
 from lodestar.model import fqn as fqn_mod
@@ -97,6 +105,10 @@ class _Run:
     previous: dict[str, str] = field(default_factory=dict)
     # keys of the units that failed in this run (to extract or to write)
     failed: set[str] = field(default_factory=set)
+    # lineage of batches where an edge's end did not exist (yet): sent again after the last
+    # batch, since a view may come before the table it reads
+    deferred: list[Lineage] = field(default_factory=list)
+    deferred_problems: int = 0
 
     @property
     def pipeline(self) -> str:
@@ -113,10 +125,12 @@ class _Run:
         prior = self.run.units
         pairs = list(dict.fromkeys(a for st in prior.values() if st.fingerprint for a in st.assets))
         live = self.sink.live(pairs) if pairs else set()
+        # A unit committed before its edges were tracked is sent again once, so that stale
+        # edge removal knows what it reports.
         self.previous = {
             k: st.fingerprint
             for k, st in prior.items()
-            if st.fingerprint and all(a in live for a in st.assets)
+            if st.fingerprint and st.lineage is not None and all(a in live for a in st.assets)
         }
 
     def keep_prior(self, key: str) -> None:
@@ -125,7 +139,7 @@ class _Run:
         self.failed.add(key)
         st = self.run.units.get(key)
         if st is not None and key not in self.units_now:
-            self.units_now[key] = UnitState(self.run.run_id, st.fingerprint, st.assets)
+            self.units_now[key] = UnitState(self.run.run_id, st.fingerprint, st.assets, st.lineage)
 
     def flush(self, batch: list[Unit]) -> None:
         if not batch:
@@ -152,7 +166,8 @@ class _Run:
                 self.report.units_not_extracted += u.unchanged
             for kind, fqn in prior[u.key].assets:
                 self._count(kind, fqn, "unchanged")
-            self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], prior[u.key].assets)
+            was = prior[u.key]
+            self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], was.assets, was.lineage)
 
         def follow(results: list[LineResult]) -> FollowUp:
             return self._follow(to_send, fps, line_of, results)
@@ -167,8 +182,15 @@ class _Run:
             for problem in batch_result.observation_problems:
                 self.report.warn(problem)
             self.report.observations -= len(batch_result.observation_problems)
-            for problem in batch_result.lineage_problems:
-                self.report.warn(problem)
+            if batch_result.queries_not_stored:
+                self.report.queries -= batch_result.queries_not_stored
+                self.report.warn(
+                    f"{batch_result.queries_not_stored} parsed queries not stored: query "
+                    "statistics are kept by the embedded catalog sink only"
+                )
+            if batch_result.lineage_problems:
+                self.deferred.extend(batch_result.lineage)
+                self.deferred_problems += len(batch_result.lineage_problems)
             self.report.lineage_edges -= len(batch_result.lineage_problems)
         if self.progress is not None:
             self.progress(self.report)
@@ -181,8 +203,8 @@ class _Run:
         results: list[LineResult],
     ) -> FollowUp:
         """Per unit: failed (a line of it failed) or written; what the written ones bring."""
-        written: list[tuple[str, str | None, list[tuple[str, str]]]] = []
-        lineage: list[tuple[str, str, str, str]] = []
+        written: list[Written] = []
+        lineage: list[Lineage] = []
         for r in results:
             if r.status != "error":
                 self._count(r.kind, r.fqn, r.status)
@@ -209,15 +231,19 @@ class _Run:
                 idx = line_of.get(h)
                 if idx is not None and h not in self.written_bodies:
                     self.written_bodies[h] = (kind, results[idx].fqn)
-            written.append((u.key, fps[u.key], assets))
-            lineage.extend(u.lineage)
-            self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], assets)
+            edges = [as_lineage(e) for e in u.lineage]
+            idents = list(dict.fromkeys(e.ident for e in edges))
+            written.append((u.key, fps[u.key], assets, idents))
+            lineage.extend(edges)
+            self.units_now[u.key] = UnitState(self.run.run_id, fps[u.key], assets, idents)
         if self.dry_run:
             return FollowUp()
         # Observations of a skipped unit are the ones already recorded: only new facts go in.
         ok = {w[0] for w in written}
         obs = [to_observation(o) for u in to_send if u.key in ok for o in u.observations]
+        queries = [q for u in to_send if u.key in ok for q in u.queries]
         self.report.observations += len(obs)
+        self.report.queries += len(queries)
         self.report.lineage_edges += len(lineage)
         pipeline, run_id = self.pipeline, self.run.run_id
 
@@ -229,11 +255,36 @@ class _Run:
             else:
                 self.state.commit_in(conn, pipeline, run_id, written)
 
-        return FollowUp(obs, lineage, checkpoint)
+        return FollowUp(obs, lineage, queries, checkpoint)
+
+    def add_deferred_lineage(self) -> None:
+        """Send the lineage of batches that had an end missing once more, now that every
+        batch's assets are written; what is still missing is a warning."""
+        if not self.deferred or self.dry_run:
+            return
+        problems = self.sink.add_lineage(self.deferred)
+        for problem in problems:
+            self.report.warn(problem)
+        self.report.lineage_edges += self.deferred_problems - len(problems)
+        self.deferred.clear()
 
     def remove_stale(
-        self, scope: list[tuple[str, str]], in_scope: Callable[[str, str], bool]
+        self,
+        scope: list[tuple[str, str]],
+        in_scope: Callable[[str, str], bool],
+        *,
+        assets: bool = True,
+        append_only: bool = False,
+        expire_before: int | None = None,
     ) -> None:
+        """Soft-delete the assets (with `assets`) and retract the lineage edges this complete
+        run no longer reported, keeping what failed units (and what lies under them) had. An
+        append-only source reports only what is new: its edges expire by age instead."""
+        if append_only:
+            if expire_before is not None and not self.dry_run:
+                removed = self.sink.retract_lineage_seen_before(expire_before)
+                self.report.lineage_removed += removed or 0
+            return
         opts = self.recipe.options
         current = {k for k, st in self.units_now.items() if st.run_id == self.run.run_id}
 
@@ -244,8 +295,49 @@ class _Run:
             return any(name == f or name.startswith(f + ".") for f in self.failed)
 
         stale_keys = [k for k in self.run.units if k not in current and not under_failed(k)]
-        if not stale_keys:
+        if stale_keys:
+            ratio = len(stale_keys) / (len(stale_keys) + len(current))
+            if ratio > opts.max_deletion_ratio:
+                self.report.warn(
+                    f"not deleting anything: {len(stale_keys)} of "
+                    f"{len(stale_keys) + len(current)} units ({ratio:.0%}) were not seen, over "
+                    f"max_deletion_ratio {opts.max_deletion_ratio:.0%}. If the source really "
+                    "lost them, raise options.max_deletion_ratio for one run."
+                )
+                return
+            if assets:
+                self._remove_stale_assets(stale_keys, current, scope, in_scope, under_failed)
+        if not self.dry_run:
+            self._remove_stale_lineage(current, under_failed)
+        if stale_keys and assets and not self.dry_run:
+            self.state.forget(self.pipeline, stale_keys)
+
+    def _remove_stale_lineage(self, current: set[str], under_failed: Callable[[str], bool]) -> None:
+        """Every lineage edge of this pipeline that no unit of this run reported goes, except
+        those of units kept as they were (failed, or under a failed unit)."""
+        kept = [self.units_now[k] for k in current]
+        kept += [st for k, st in self.run.units.items() if k not in current and under_failed(k)]
+        if any(st.lineage is None for st in kept):
+            return  # a failed unit from before edges were tracked: what it reported is unknown
+        keep: set[EdgeIdent] = {e for st in kept for e in st.lineage or ()}
+        removed = self.sink.retract_stale_lineage(keep)
+        if removed is None:
+            if self.report.lineage_edges:
+                self.report.warn(
+                    "lineage edges this pipeline no longer reports are removed only by the "
+                    "embedded catalog sink"
+                )
             return
+        self.report.lineage_removed += removed
+
+    def _remove_stale_assets(
+        self,
+        stale_keys: list[str],
+        current: set[str],
+        scope: list[tuple[str, str]],
+        in_scope: Callable[[str, str], bool],
+        under_failed: Callable[[str], bool],
+    ) -> None:
         seen = {a for k in current for a in self.units_now[k].assets}
         stale = {
             a
@@ -253,15 +345,6 @@ class _Run:
             for a in self.run.units[k].assets
             if a not in seen and not under_failed(a[1])
         }
-        ratio = len(stale_keys) / (len(stale_keys) + len(current))
-        if ratio > opts.max_deletion_ratio:
-            self.report.warn(
-                f"not deleting anything: {len(stale_keys)} of {len(stale_keys) + len(current)} "
-                f"units ({ratio:.0%}) were not seen, over max_deletion_ratio "
-                f"{opts.max_deletion_ratio:.0%}. If the source really lost them, raise "
-                "options.max_deletion_ratio for one run."
-            )
-            return
 
         def owned(kind: str, fqn: str) -> bool:
             under = any(fqn == p or fqn.startswith(p + ".") for _k, p in scope)
@@ -277,7 +360,6 @@ class _Run:
         for kind, fqn in order:
             if self.sink.soft_delete(kind, fqn):
                 self.report.deleted += 1
-        self.state.forget(self.pipeline, stale_keys)
 
 
 def run_pipeline(
@@ -356,6 +438,7 @@ def run_pipeline(
                 r.flush(batch)
                 batch = []
         r.flush(batch)
+        r.add_deferred_lineage()
         scope = source.scope()  # while the source is still open
         complete = True
     except (IngestError, CatalogError) as e:
@@ -373,9 +456,15 @@ def run_pipeline(
     # failed database or schema), while what the units that did complete no longer list goes.
     # One unit failing for a reason of its own (a broken view) must not keep every dropped
     # table of the source in the catalog for as long as it fails.
-    if complete and recipe.options.mark_deleted:
+    if complete:
         try:
-            r.remove_stale(scope, source.in_scope)
+            r.remove_stale(
+                scope,
+                source.in_scope,
+                assets=recipe.options.mark_deleted,
+                append_only=source.append_only,
+                expire_before=source.lineage_expires_before(),
+            )
         except (IngestError, CatalogError) as e:
             report.fail(f"stale removal: {e}")
             complete = False

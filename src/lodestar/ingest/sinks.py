@@ -24,12 +24,20 @@ from lodestar.catalog import (
     WriteContext,
 )
 from lodestar.catalog.changes import keep_person_edits
+from lodestar.catalog.edges import LINEAGE, EdgeIn
 from lodestar.catalog.errors import Conflict
 from lodestar.catalog.observations import Observation
-from lodestar.lineage.edges import lineage_edges
+from lodestar.ingest.source import Lineage
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Origin
+from lodestar.model.registry import find_kind
+from lodestar.store import edges as edges_q
 from lodestar.store.engine import Store
+from lodestar.usage import queries as query_store
+from lodestar.usage.queries import QueryFact
+
+# An edge as the run state names it: (from kind, from FQN, to kind, to FQN, via).
+EdgeIdent = tuple[str, str, str, str, str]
 
 PIPELINE_KIND = "ingestion_pipeline"
 log = logging.getLogger("lodestar.ingest")
@@ -49,7 +57,8 @@ class FollowUp:
     and the run-state checkpoint (given the transaction's connection when there is one)."""
 
     observations: list[Observation] = field(default_factory=list)
-    lineage: list[tuple[str, str, str, str]] = field(default_factory=list)
+    lineage: list[Lineage] = field(default_factory=list)
+    queries: list[QueryFact] = field(default_factory=list)
     checkpoint: Callable[[Connection | None], None] | None = None
 
 
@@ -58,6 +67,8 @@ class BatchResult:
     lines: list[LineResult]
     observation_problems: list[str] = field(default_factory=list)
     lineage_problems: list[str] = field(default_factory=list)
+    lineage: list[Lineage] = field(default_factory=list)  # what the batch asserted
+    queries_not_stored: int = 0  # query statistics are kept by the embedded catalog only
 
 
 # Given the batch's line results, what to write with them.
@@ -79,6 +90,9 @@ class Sink(Protocol):
 
     def observe(self, items: Sequence[Observation]) -> list[str]: ...
 
+    def add_lineage(self, items: Sequence[Lineage]) -> list[str]:
+        """Assert lineage edges; a message for each one not stored (an end is missing)."""
+
     def soft_delete(self, kind: str, fqn: str) -> bool:
         """Soft-delete with what it contains; False when already gone."""
 
@@ -95,7 +109,42 @@ class Sink(Protocol):
 
     def set_health(self, name: str, health: str) -> None: ...
 
+    def retract_stale_lineage(self, keep: set[EdgeIdent]) -> int | None:
+        """Retract the pipeline's lineage edges that are not in `keep`; how many went, or
+        None where the sink cannot list them (a remote server)."""
+
+    def retract_lineage_seen_before(self, ts: int) -> int | None:
+        """Retract the pipeline's lineage edges last seen before `ts` (epoch µs); how many
+        went, or None where the sink cannot (a remote server)."""
+
     def close(self) -> None: ...
+
+
+def edge_in(item: Lineage) -> EdgeIn:
+    """A unit's lineage as the catalog asserts it. Props are always given, so an edge whose
+    column pairs went away loses them (props not given would keep the stored ones)."""
+    return EdgeIn(
+        item.from_kind,
+        item.from_fqn,
+        item.to_kind,
+        item.to_fqn,
+        LINEAGE,
+        item.via,
+        item.edge_props() or {},
+    )
+
+
+def normal_ident(ident: EdgeIdent) -> EdgeIdent | None:
+    """An edge's ident as the catalog stores its ends (canonical kind, normalised FQN); None
+    for one the catalog would refuse anyway."""
+    fk, ff, tk, tf, via = ident
+    a, b = find_kind(fk), find_kind(tk)
+    if a is None or b is None:
+        return None
+    try:
+        return (a.name, fqn_mod.normalize(ff), b.name, fqn_mod.normalize(tf), via)
+    except fqn_mod.FQNError:
+        return None
 
 
 def ingestion_context(pipeline: str, local: bool = False, rank: int = 0) -> WriteContext:
@@ -134,7 +183,10 @@ class CatalogSink:
             then = follow(results)
             out = BatchResult(results, tx.record(then.observations))
             if then.lineage:
-                out.lineage_problems = tx.add_edges(lineage_edges(then.lineage)).problems
+                out.lineage = then.lineage
+                out.lineage_problems = tx.add_edges([edge_in(e) for e in then.lineage]).problems
+            if then.queries:
+                query_store.record(tx.conn, then.queries, str(self.ctx.origin))
             if then.checkpoint is not None:
                 then.checkpoint(tx.conn)
             return out
@@ -144,6 +196,10 @@ class CatalogSink:
 
     def observe(self, items: Sequence[Observation]) -> list[str]:
         return self.catalog.observations.record(items, self.ctx)
+
+    def add_lineage(self, items: Sequence[Lineage]) -> list[str]:
+        with self.catalog.transaction(self.ctx) as tx:
+            return tx.add_edges([edge_in(e) for e in items]).problems
 
     def soft_delete(self, kind: str, fqn: str) -> bool:
         try:
@@ -190,6 +246,22 @@ class CatalogSink:
             return
         if current.doc.get("health") != health:
             self.catalog.upsert(PIPELINE_KIND, {**current.doc, "health": health}, self.ctx)
+
+    def retract_stale_lineage(self, keep: set[EdgeIdent]) -> int:
+        wanted = {n for n in map(normal_ident, keep) if n is not None}
+        source = str(self.ctx.origin)
+        # Read first: a run that changed nothing takes no write transaction for this.
+        with self.store.read() as conn:
+            have = edges_q.asserted_ends(conn, source=source, relation=LINEAGE)
+        stale = [EdgeIn(*e[:4], LINEAGE, e[4]) for e in have if e not in wanted]
+        if not stale:
+            return 0
+        with self.catalog.transaction(self.ctx) as tx:
+            return tx.retract_edges(items=stale).removed
+
+    def retract_lineage_seen_before(self, ts: int) -> int:
+        with self.catalog.transaction(self.ctx) as tx:
+            return tx.retract_edges(relation_name=LINEAGE, seen_before=ts).removed
 
     def close(self) -> None:
         return None
@@ -241,7 +313,10 @@ class ServerSink:
         if then.observations:
             out.observation_problems = self.observe(then.observations)
         if then.lineage:
-            out.lineage_problems = self._add_lineage(then.lineage)
+            out.lineage = then.lineage
+            out.lineage_problems = self.add_lineage(then.lineage)
+        if then.queries:
+            out.queries_not_stored = len(then.queries)
         if then.checkpoint is not None:
             then.checkpoint(None)
         return out
@@ -260,10 +335,19 @@ class ServerSink:
         problems: list[str] = result.get("problems", [])
         return problems
 
-    def _add_lineage(self, edges: Sequence[tuple[str, str, str, str]]) -> list[str]:
-        body = [
-            {"from": {"kind": a, "fqn": b}, "to": {"kind": c, "fqn": d}} for a, b, c, d in edges
-        ]
+    def add_lineage(self, edges: Sequence[Lineage]) -> list[str]:
+        body = []
+        for e in edges:
+            edge = edge_in(e)
+            item: dict[str, Any] = {
+                "from": {"kind": e.from_kind, "fqn": e.from_fqn},
+                "to": {"kind": e.to_kind, "fqn": e.to_fqn},
+            }
+            if edge.via:
+                item["via"] = edge.via
+            if edge.props:
+                item["props"] = edge.props
+            body.append(item)
         result = self.client.request_json("POST", "/api/v1/lineage/edges", json_body=body)
         problems: list[str] = result.get("problems", [])
         return problems
@@ -306,6 +390,12 @@ class ServerSink:
 
     def set_health(self, name: str, health: str) -> None:
         self.client.patch(PIPELINE_KIND, fqn_mod.quote(name), {"health": health})
+
+    def retract_stale_lineage(self, keep: set[EdgeIdent]) -> int | None:
+        return None  # the HTTP API lists no edges by source
+
+    def retract_lineage_seen_before(self, ts: int) -> int | None:
+        return None
 
     def close(self) -> None:
         self.client.close()

@@ -22,12 +22,49 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lodestar.ingest.patterns import Filters
 from lodestar.ingest.retry import RetryPolicy
+from lodestar.usage.queries import QueryFact
 
 T = TypeVar("T")
 
 # (asset kind, asset FQN, observation kind, value), and optionally an idempotency key: one
 # fact (a dbt test execution) given the same key however often its unit is sent is stored once.
 ObservationItem = tuple[str, str, str, dict[str, Any]] | tuple[str, str, str, dict[str, Any], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """A lineage edge a unit reports, upstream -> downstream, with the edge contract's props:
+    `columns` as (upstream column, downstream column) pairs of plain column names, and any of
+    `query`, `sql`, `pipeline`, `run`, `transformation` in `props`. `via` names the process
+    that carried the flow (`query:<fingerprint>`, `pipeline:<fqn>`; empty for a definition
+    such as a view's SQL)."""
+
+    from_kind: str
+    from_fqn: str
+    to_kind: str
+    to_fqn: str
+    via: str = ""
+    columns: tuple[tuple[str, str], ...] = ()
+    props: dict[str, Any] | None = None
+
+    @property
+    def ident(self) -> tuple[str, str, str, str, str]:
+        """What names the edge for staleness: its ends and `via` (props may change)."""
+        return (self.from_kind, self.from_fqn, self.to_kind, self.to_fqn, self.via)
+
+    def edge_props(self) -> dict[str, Any] | None:
+        out: dict[str, Any] = dict(self.props or {})
+        if self.columns:
+            out["columns"] = [list(pair) for pair in self.columns]
+        return out or None
+
+
+# (from kind, from FQN, to kind, to FQN): data flows from -> to, no props; or a `Lineage`.
+LineageItem = tuple[str, str, str, str] | Lineage
+
+
+def as_lineage(item: LineageItem) -> Lineage:
+    return item if isinstance(item, Lineage) else Lineage(*item)
 
 
 class SourceConfig(BaseModel):
@@ -64,8 +101,11 @@ class Unit:
     error: str | None = None
     # test results, row counts... (see ObservationItem)
     observations: list[ObservationItem] = field(default_factory=list)
-    # (from kind, from FQN, to kind, to FQN): data flows from -> to (dbt model dependencies...)
-    lineage: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Data flows from -> to (dbt model dependencies, a view's tables...): see `LineageItem`.
+    # Each completed run replaces the pipeline's edges: one no unit reports any more goes.
+    lineage: list[LineageItem] = field(default_factory=list)
+    # Parsed queries of a query log (usage/queries.py), stored with the unit's commit.
+    queries: list[QueryFact] = field(default_factory=list)
     # Set by a source that fingerprints units itself (see `Source.skip_unchanged`); None: the
     # runner fingerprints the extracted body.
     fingerprint: str | None = None
@@ -100,6 +140,9 @@ class Source(abc.ABC):
 
     config_model: ClassVar[type[SourceConfig]]
     description: ClassVar[str] = ""
+    # An append-only source (a query log) yields only what is new since its last run: a unit
+    # of an earlier run is not seen again, and neither it nor its edges are stale for that.
+    append_only: ClassVar[bool] = False
     # The rank of this connector's descriptions when another automated writer describes
     # the same asset: a higher rank's is kept (dbt's documentation over database comments).
     documentation_rank: ClassVar[int] = 0
@@ -136,6 +179,11 @@ class Source(abc.ABC):
         the unit would carry changes: when that cannot be promised for a unit (sample rows are
         data, not catalog), extract it and leave its fingerprint to the runner. The default
         ignores `previous`: every unit is extracted."""
+
+    def lineage_expires_before(self) -> int | None:
+        """For an append-only source: epoch µs before which an edge it last reported is
+        retracted after a complete run (None: its edges stay until a person removes them)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

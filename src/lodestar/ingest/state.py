@@ -22,11 +22,19 @@ from lodestar.store.engine import Store
 STALE_AFTER_US = 60 * 1_000_000
 
 
+# A lineage edge as a unit reported it: (from kind, from FQN, to kind, to FQN, via).
+EdgeIdent = tuple[str, str, str, str, str]
+# What a checkpoint records of a written unit: key, fingerprint, assets, lineage edges.
+Written = tuple[str, str | None, list[tuple[str, str]], list[EdgeIdent]]
+
+
 @dataclass(slots=True)
 class UnitState:
     run_id: str
     fingerprint: str | None
     assets: list[tuple[str, str]]
+    # None: committed before edges were tracked (such a unit is sent again, not skipped)
+    lineage: list[EdgeIdent] | None = None
 
 
 @dataclass(slots=True)
@@ -72,28 +80,22 @@ class StateStore:
                         "report": None,
                     },
                 )
-            units = {
-                k: UnitState(r, fp, [(a[0], a[1]) for a in assets])
-                for k, (r, fp, assets) in q.units(conn, pipeline).items()
-            }
+            units = _unit_states(conn, pipeline)
         return RunState(run_id, resumed, units)
 
     def peek(self, pipeline: str) -> RunState:
         """The state a dry run plans against; nothing is written."""
         with self.store.read() as conn:
-            units = {
-                k: UnitState(r, fp, [(a[0], a[1]) for a in assets])
-                for k, (r, fp, assets) in q.units(conn, pipeline).items()
-            }
+            units = _unit_states(conn, pipeline)
         return RunState("dry-run", False, units)
 
     def commit(
         self,
         pipeline: str,
         run_id: str,
-        written: Sequence[tuple[str, str | None, list[tuple[str, str]]]],
+        written: Sequence[Written],
     ) -> None:
-        """Checkpoint: the units written (key, fingerprint, assets) by this run."""
+        """Checkpoint: the units written (key, fingerprint, assets, lineage) by this run."""
         with self.store.write() as conn:
             self.commit_in(conn, pipeline, run_id, written)
 
@@ -102,7 +104,7 @@ class StateStore:
         conn: Connection,
         pipeline: str,
         run_id: str,
-        written: Sequence[tuple[str, str | None, list[tuple[str, str]]]],
+        written: Sequence[Written],
     ) -> None:
         """`commit` inside the caller's transaction: the unit of work that wrote the units'
         assets, so the checkpoint never says more or less than what landed."""
@@ -110,8 +112,14 @@ class StateStore:
             conn,
             pipeline,
             [
-                {"unit_key": k, "run_id": run_id, "fingerprint": fp, "assets": assets}
-                for k, fp, assets in written
+                {
+                    "unit_key": k,
+                    "run_id": run_id,
+                    "fingerprint": fp,
+                    "assets": assets,
+                    "lineage": [list(e) for e in lineage],
+                }
+                for k, fp, assets, lineage in written
             ],
         )
         q.update_run(conn, run_id, heartbeat_at=now_us())
@@ -166,3 +174,15 @@ class StateStore:
     def recent(self, pipeline: str, limit: int = 20) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             return q.recent_runs(conn, pipeline, limit)
+
+
+def _unit_states(conn: Connection, pipeline: str) -> dict[str, UnitState]:
+    return {
+        k: UnitState(
+            r,
+            fp,
+            [(a[0], a[1]) for a in assets],
+            None if lineage is None else [(e[0], e[1], e[2], e[3], e[4]) for e in lineage],
+        )
+        for k, (r, fp, assets, lineage) in q.units(conn, pipeline).items()
+    }

@@ -16,8 +16,11 @@ def lineage_edges(edges: Sequence[tuple[str, str, str, str]]) -> list[EdgeIn]:
 
 
 def add_lineage(
-    catalog: Catalog, edges: Sequence[tuple[str, str, str, str]], ctx: WriteContext
+    catalog: Catalog,
+    edges: Sequence[tuple[str, str, str, str] | EdgeIn],
+    ctx: WriteContext,
 ) -> EdgeResult:
     """Record lineage edges in one unit of work; ends that do not exist are reported."""
+    items = [e if isinstance(e, EdgeIn) else EdgeIn(*e, LINEAGE) for e in edges]
     with catalog.transaction(ctx) as tx:
-        return tx.add_edges(lineage_edges(edges))
+        return tx.add_edges(items)

@@ -243,3 +243,19 @@ def asserted_from(
             rows = conn.execute(q)
         out.extend((str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5]) for r in rows)
     return out
+
+
+def asserted_ends(
+    conn: Connection, *, source: str, relation: str
+) -> list[tuple[str, str, str, str, str]]:
+    """A source's edges of one relation by their ends' kinds and FQNs:
+    (from kind, from FQN, to kind, to FQN, via)."""
+    a_from, a_to = assets.alias("a_from"), assets.alias("a_to")
+    q = (
+        sa.select(a_from.c.kind, a_from.c.fqn, a_to.c.kind, a_to.c.fqn, edges.c.via)
+        .select_from(edges)
+        .join(a_from, a_from.c.id == edges.c.from_id)
+        .join(a_to, a_to.c.id == edges.c.to_id)
+        .where(edges.c.source == source, edges.c.relation == relation)
+    )
+    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in conn.execute(q)]

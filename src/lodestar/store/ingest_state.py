@@ -61,15 +61,21 @@ def claim_run(conn: Connection, run_id: str, expected_heartbeat: int, now: int) 
     return res.rowcount == 1
 
 
-def units(conn: Connection, pipeline: str) -> dict[str, tuple[str, str | None, list[Any]]]:
-    """unit_key -> (run_id, fingerprint, assets)."""
+def units(
+    conn: Connection, pipeline: str
+) -> dict[str, tuple[str, str | None, list[Any], list[Any] | None]]:
+    """unit_key -> (run_id, fingerprint, assets, lineage or None when not tracked)."""
     q = sa.select(
         ingest_units.c.unit_key,
         ingest_units.c.run_id,
         ingest_units.c.fingerprint,
         ingest_units.c.assets,
+        ingest_units.c.lineage,
     ).where(ingest_units.c.pipeline == pipeline)
-    return {str(r[0]): (str(r[1]), r[2], list(r[3])) for r in conn.execute(q)}
+    return {
+        str(r[0]): (str(r[1]), r[2], list(r[3]), None if r[4] is None else list(r[4]))
+        for r in conn.execute(q)
+    }
 
 
 def upsert_units(conn: Connection, pipeline: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -168,5 +168,8 @@ ingest_units = sa.Table(
     sa.Column("run_id", sa.String(36), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=True),
     sa.Column("assets", Doc, nullable=False),
+    # The lineage edges the unit reported, [from kind, from FQN, to kind, to FQN, via]; NULL
+    # for a unit committed before edges were tracked (it is not skipped, so it gets one).
+    sa.Column("lineage", Doc, nullable=True),
 )
 sa.Index("ix_ingest_units_run", ingest_units.c.pipeline, ingest_units.c.run_id)

@@ -15,6 +15,7 @@ from lodestar.api.deps import Reader, Services, Writer
 from lodestar.api.openapi import BODY, READ, answers, json_ok
 from lodestar.api.routers.assets import After, json_response
 from lodestar.catalog import BadRequest, Forbidden, InvalidInput, Key, WriteContext
+from lodestar.catalog.edges import LINEAGE, EdgeIn
 from lodestar.catalog.observations import Observation
 from lodestar.lineage.edges import add_lineage
 from lodestar.model.records import iso_to_us, us_to_iso
@@ -74,6 +75,10 @@ class LineageIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     from_: EndIn = Field(alias="from")
     to: EndIn
+    via: str = Field("", max_length=512, description="The process that carried the flow.")
+    props: dict[str, Any] | None = Field(
+        None, description="Column pairs (`columns`) and provenance (`query`, `pipeline`...)."
+    )
 
 
 _END = {
@@ -86,7 +91,12 @@ _EDGE = {
     "type": "object",
     "description": "Lineage from the upstream asset `from` to the downstream asset `to`.",
     "required": ["from", "to"],
-    "properties": {"from": _END, "to": _END},
+    "properties": {
+        "from": _END,
+        "to": _END,
+        "via": {"type": "string", "maxLength": 512},
+        "props": {"type": ["object", "null"]},
+    },
     "additionalProperties": False,
 }
 
@@ -161,7 +171,10 @@ async def post_lineage(request: Request, svc: Services, ctx: Writer) -> Response
     items: list[LineageIn] = _validated(
         LineageIn, await read_json(request, svc.settings.max_body_bytes)
     )
-    edges = [(e.from_.kind, e.from_.fqn, e.to.kind, e.to.fqn) for e in items]
+    edges = [
+        EdgeIn(e.from_.kind, e.from_.fqn, e.to.kind, e.to.fqn, LINEAGE, e.via, e.props)
+        for e in items
+    ]
     result = await run_in_threadpool(add_lineage, svc.catalog, edges, ctx)
     return json_response(
         {"added": result.added, "refreshed": result.refreshed, "problems": result.problems}

@@ -87,6 +87,7 @@ class DuckDBSource(FileSQLSource):
     description = "DuckDB: schemas, tables and views of a database file, with columns and keys."
     service_type: ClassVar[str] = "duckdb"
     system: ClassVar[str] = "DuckDB"
+    sql_dialect: ClassVar[str | None] = "duckdb"
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)

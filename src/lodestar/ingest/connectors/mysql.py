@@ -221,6 +221,8 @@ class MySQLSource(ServerSQLSource):
     service_type: ClassVar[str] = "mysql"
     system: ClassVar[str] = "MySQL"
     detects_changes: ClassVar[bool] = True
+    fingerprint_version: ClassVar[int] = 3  # 2: views carry lineage from their SQL; 3: ON UPDATE
+    sql_dialect: ClassVar[str | None] = "mysql"
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)

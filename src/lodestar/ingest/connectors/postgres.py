@@ -273,7 +273,10 @@ class PostgresSource(ServerSQLSource):
     system: ClassVar[str] = "PostgreSQL"
     detects_changes: ClassVar[bool] = True
     stamps_catalog: ClassVar[bool] = True
-    fingerprint_version: ClassVar[int] = 2  # 2: source ordinals, UNIQUE on a key column
+    # 2: views carry lineage from their SQL; 3: source ordinals, UNIQUE on a key column,
+    # partitions folded into their table
+    fingerprint_version: ClassVar[int] = 3
+    sql_dialect: ClassVar[str | None] = "postgres"
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)

@@ -44,7 +44,9 @@ from lodestar.ingest.connectors.sql_config import SQLConfig as SQLConfig
 from lodestar.ingest.connectors.sql_config import expect_config as expect_config
 from lodestar.ingest.errors import ConfigError, IngestError, PermanentError, TransientError
 from lodestar.ingest.retry import classify
-from lodestar.ingest.source import Source, SourceConfig, SourceContext, Unit
+from lodestar.ingest.source import LineageItem, Source, SourceConfig, SourceContext, Unit
+from lodestar.ingest.sql_lineage import Naming
+from lodestar.ingest.sql_lineage import analyze as analyze_sql
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.kinds.service import ConnectionValue
 from lodestar.model.kinds.table import TableType
@@ -164,6 +166,9 @@ class SQLSource(Source):
     # Whether `catalog_stamp` is implemented (see sql_changes): an unchanged database is then
     # not even hashed.
     stamps_catalog: ClassVar[bool] = False
+    # The SQL dialect of view definitions (lodestar.lineage.sql): views get table and column
+    # lineage from their SQL. None: no view lineage.
+    sql_dialect: ClassVar[str | None] = None
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
@@ -584,6 +589,12 @@ class SQLSource(Source):
             return
         yield Unit(s_fqn, assets=list(assets))
         read = {t.name: t for t in tables if allows(t.name)}
+        # The columns of what was read, for `*` in the views of this schema.
+        columns = {
+            fqn_mod.join([svc, database, schema.name, t.name]): [c.name for c in t.columns]
+            for t in tables
+            if t.error is None and not _bad_part(t.name)
+        }
         skip = plan.unchanged if plan is not None else {}
         for name in sorted(read.keys() | skip.keys()):
             table = read.get(name)
@@ -592,6 +603,8 @@ class SQLSource(Source):
                 yield Unit(key, fingerprint=skip[name], unchanged=True)
                 continue
             unit = self._table_unit(database, schema.name, s_fqn, table, assets)
+            if table.view_sql and unit.error is None and self.sql_dialect is not None:
+                unit.lineage = self.view_lineage(database, schema.name, unit.key, table, columns)
             if plan is not None and unit.error is None:
                 unit.fingerprint = plan.extract.get(name)
             yield unit
@@ -721,6 +734,27 @@ class SQLSource(Source):
             }
         )
 
+    def view_lineage(
+        self,
+        database: str,
+        schema: str,
+        view_fqn: str,
+        table: TableMeta,
+        columns: dict[str, list[str]],
+    ) -> list[LineageItem]:
+        """Table and column lineage into a view from its SQL; SQL the analyzer cannot read
+        is a warning in the run report, and the view is ingested all the same."""
+        assert self.sql_dialect is not None and table.view_sql is not None
+        naming = Naming(self.service, database, schema, self.sql_dialect)
+        try:
+            found = analyze_sql(table.view_sql, naming, target=view_fqn, columns=columns)
+        except Exception as e:  # the analyzer promises not to raise; a view never fails
+            self.ctx.warn(f"{view_fqn}: view SQL not analyzed: {type(e).__name__}: {e}")
+            return []
+        for problem in found.errors[:5]:
+            self.ctx.warn(f"{view_fqn}: view lineage incomplete: {problem}")
+        return list(found.lineage())
+
     def sample_statement(
         self, schema: str, table: TableMeta, columns: list[str], limit: int
     ) -> sa.Executable:
@@ -752,6 +786,14 @@ class SQLSource(Source):
         except IngestError as e:
             raise type(e)(f"sample data: {e}") from e
         return {"columns": names, "rows": bounded_rows(rows)}
+
+
+def _bad_part(name: str) -> bool:
+    try:
+        fqn_mod.check_part(name)
+    except fqn_mod.FQNError:
+        return True
+    return False
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

@@ -86,6 +86,7 @@ class SQLiteSource(FileSQLSource):
     description = "SQLite: tables and views of a database file, with columns and keys."
     service_type: ClassVar[str] = "sqlite"
     system: ClassVar[str] = "SQLite"
+    sql_dialect: ClassVar[str | None] = "sqlite"
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)

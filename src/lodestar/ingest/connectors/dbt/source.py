@@ -24,7 +24,9 @@ from lodestar.ingest.connectors.dbt.manifest import (
     user_body,
 )
 from lodestar.ingest.errors import PermanentError
-from lodestar.ingest.source import Source, SourceConfig, SourceContext, Unit
+from lodestar.ingest.source import Lineage, Source, SourceConfig, SourceContext, Unit
+from lodestar.ingest.sql_lineage import Naming
+from lodestar.ingest.sql_lineage import analyze as analyze_sql
 from lodestar.model import fqn as fqn_mod
 
 CLASSIFICATION = "dbt"
@@ -109,6 +111,8 @@ class DbtSource(Source):
         self.cfg = config
         self._artifacts: Artifacts | None = None
         self._users: dict[str, dict[str, Any]] = {}
+        # table FQN -> its column names as catalog.json has them (for `*` in compiled SQL)
+        self._known_columns: dict[str, list[str]] = {}
 
     # -- the Source interface ------------------------------------------------------------
     def check(self) -> None:
@@ -133,6 +137,11 @@ class DbtSource(Source):
             else:
                 claimed[fqn] = uid
         self._users = collect_users(art.manifest, nodes)
+        self._known_columns = {
+            fqns[uid]: [str(c["name"]) for c in _ordered(entry.get("columns"))]
+            for uid, entry in art.catalog.items()
+            if uid in fqns
+        }
         for uid in order:
             if uid not in fqns or claimed[fqns[uid]] != uid or not self._allowed(fqns[uid]):
                 continue
@@ -241,9 +250,14 @@ class DbtSource(Source):
         assets.add("table", fqn, body)
 
         unit = Unit(uid, assets=assets.items)
+        compiled = (
+            node.get("compiled_code") if node["resource_type"] in ("model", "snapshot") else None
+        )
+        pairs = self._column_lineage(art, uid, fqn, compiled) if compiled else {}
         for up in upstream[uid]:
             if up in fqns:
-                unit.lineage.append(("table", fqns[up], "table", fqn))
+                cols = tuple(pairs.get(fqns[up], ()))
+                unit.lineage.append(Lineage("table", fqns[up], "table", fqn, columns=cols))
         for test in tests:
             value = self._test_result(art, test)
             if value is None:
@@ -258,6 +272,25 @@ class DbtSource(Source):
             else:
                 unit.observations.append(("table", fqn, "test_result", value))
         return unit
+
+    def _column_lineage(
+        self, art: Artifacts, uid: str, fqn: str, compiled: str
+    ) -> dict[str, list[tuple[str, str]]]:
+        """Upstream table FQN -> (its column, this model's column) pairs, from the model's
+        compiled SQL; SQL the analyzer cannot read is a warning (the table-level edges from
+        the manifest stay)."""
+        parts = fqn_mod.split(fqn)
+        service, database, schema = parts[:-3], parts[-3], parts[-2]
+        adapter = str(art.manifest.get("metadata", {}).get("adapter_type") or "")
+        naming = Naming(fqn_mod.join(service), database, schema, adapter)
+        try:
+            found = analyze_sql(compiled, naming, target=fqn, columns=self._known_columns)
+        except Exception as e:  # an adapter the analyzer does not know...
+            self.ctx.warn(f"{uid}: no column lineage: {type(e).__name__}: {e}")
+            return {}
+        for problem in found.errors[:5]:
+            self.ctx.warn(f"{uid}: column lineage incomplete: {problem}")
+        return {src: cols for (src, _tgt), cols in found.flows.items()}
 
     def _columns(
         self, node: dict[str, Any], catalog: dict[str, Any] | None, assets: _Assets
@@ -410,3 +443,10 @@ class DbtSource(Source):
                 yield unit
             except (fqn_mod.FQNError, KeyError, TypeError) as e:
                 yield Unit(uid, error=str(e))
+
+
+def _ordered(columns: Any) -> list[dict[str, Any]]:
+    """catalog.json's columns of a relation in the database's order."""
+    if not isinstance(columns, dict):
+        return []
+    return sorted(columns.values(), key=lambda c: int(c.get("index") or 0))
