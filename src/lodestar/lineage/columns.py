@@ -30,7 +30,9 @@ def column_pairs(props: dict[str, Any] | None, where: str = "props") -> list[tup
         return []
     how = 'send "columns" as a list of [upstream_column, downstream_column] name pairs'
     if not isinstance(raw, list):
-        raise InvalidInput(f"{where}.columns: {how}", errors=[{"loc": [where, "columns"], "msg": how}])
+        raise InvalidInput(
+            f"{where}.columns: {how}", errors=[{"loc": [where, "columns"], "msg": how}]
+        )
     out: dict[tuple[str, str], None] = {}
     for i, pair in enumerate(raw):
         ok = (

@@ -40,6 +40,7 @@ lineage_columns = sa.Table(
 sa.Index("ix_lineage_columns_to", lineage_columns.c.to_id, lineage_columns.c.to_column)
 
 # (from_id, from_column, to_id, to_column, via, source)
+_PAIR_COLUMNS = ("from_id", "from_column", "to_id", "to_column", "via", "source")
 PairRow = tuple[str, str, str, str, str, str]
 # (from_id, to_id, via, source): the edge a pair belongs to (relation is always lineage).
 EdgeOf = tuple[str, str, str, str]
@@ -51,10 +52,7 @@ def insert_pairs(conn: Connection, rows: Sequence[PairRow]) -> None:
     if rows:
         conn.execute(
             lineage_columns.insert(),
-            [
-                dict(zip(("from_id", "from_column", "to_id", "to_column", "via", "source"), r))
-                for r in rows
-            ],
+            [dict(zip(_PAIR_COLUMNS, r, strict=True)) for r in rows],
         )
 
 
@@ -166,5 +164,7 @@ def edge_rows(conn: Connection, ids: Sequence[str], *, downstream: bool) -> list
     )
     out: list[Any] = []
     for chunk in _chunks(ids):
-        out.extend(conn.execute(sa.select(*cols).where(edges.c.relation == LINEAGE, near.in_(chunk))))
+        out.extend(
+            conn.execute(sa.select(*cols).where(edges.c.relation == LINEAGE, near.in_(chunk)))
+        )
     return out

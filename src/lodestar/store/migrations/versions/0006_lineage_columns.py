@@ -53,7 +53,7 @@ def upgrade() -> None:
                 batch[(f, pair[0], t, pair[1], via, source)] = None
     if batch:
         keys = ("from_id", "from_column", "to_id", "to_column", "via", "source")
-        op.bulk_insert(table, [dict(zip(keys, r)) for r in batch])
+        op.bulk_insert(table, [dict(zip(keys, r, strict=True)) for r in batch])
 
 
 def downgrade() -> None:
