@@ -50,7 +50,7 @@ def upgrade() -> None:
                 and len(pair) == 2
                 and all(isinstance(c, str) and 0 < len(c) <= 256 for c in pair)
             ):
-                batch[(f, pair[0], t, pair[1], via, source)] = None
+                batch[(str(f), pair[0], str(t), pair[1], str(via), str(source))] = None
     if batch:
         keys = ("from_id", "from_column", "to_id", "to_column", "via", "source")
         op.bulk_insert(table, [dict(zip(keys, r, strict=True)) for r in batch])
