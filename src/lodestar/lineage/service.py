@@ -107,11 +107,10 @@ def merge_edges(rows: Iterable[Any], *, columns: bool) -> list[dict[str, Any]]:
     return out
 
 
-def _owners(doc: Any) -> list[dict[str, str]]:
-    owners = doc.get("owners") if isinstance(doc, dict) else None
+def _owners(owners: Any) -> list[dict[str, str]]:
     return [
         {"kind": str(o.get("kind")), "fqn": str(o.get("fqn"))}
-        for o in owners or []
+        for o in (owners if isinstance(owners, list) else [])
         if isinstance(o, dict)
     ]
 
@@ -182,12 +181,13 @@ class Lineage:
         by now, at least one on this page (so every edge is on exactly one page)."""
         on_page = set(page_ids)
         listed = before | on_page
-        rows = {}
+        pairs: set[tuple[str, str]] = set()
         for down in (True, False):
-            for row in ls.edge_rows(conn, page_ids, downstream=down):
-                if row.from_id in listed and row.to_id in listed:
-                    rows[(row.from_id, row.to_id, row.via, row.source)] = row
-        return merge_edges(rows.values(), columns=columns)
+            for near, far in ls.asset_hop(conn, page_ids, downstream=down, with_deleted=True):
+                if far in listed:
+                    pairs.add((near, far) if down else (far, near))
+        rows = ls.edge_rows(conn, pairs)
+        return merge_edges(rows, columns=columns)
 
     # -- impact ---------------------------------------------------------------------------------
     def impact(
@@ -218,12 +218,12 @@ class Lineage:
                 reached, affected, next_after = self._column_impact(
                     conn, root, column, depth, limit, after
                 )
-            rows = ls.nodes(conn, [i for i, _d in reached], with_doc=True)
+            rows = ls.nodes(conn, [i for i, _d in reached], with_owners=True)
         nodes = []
         for asset_id, distance in reached:
             row = rows[asset_id]
             node = _node(row, distance, with_deleted=False)
-            node["owners"] = _owners(row.doc)
+            node["owners"] = _owners(row.owners)
             if column is not None:
                 node["columns"] = affected.get(asset_id, [])
             nodes.append(node)
@@ -332,12 +332,7 @@ class Lineage:
                 rows = ls.nodes(conn, used)
                 nodes = [_node(rows[n], down[n], with_deleted=False) for n in used]
                 hops = {(p[i], p[i + 1]) for p in found for i in range(len(p) - 1)}
-                edge_rows = [
-                    r
-                    for r in ls.edge_rows(conn, used, downstream=True)
-                    if (r.from_id, r.to_id) in hops
-                ]
-                edges = merge_edges(edge_rows, columns=columns)
+                edges = merge_edges(ls.edge_rows(conn, hops), columns=columns)
         nodes.sort(key=lambda n: (n["distance"], n["id"]))
         return {
             "from": {"id": a.id, "kind": a.kind, "fqn": a.fqn},

@@ -8,19 +8,21 @@ the catalog's `columns` table, so a pair joins to the column it names with one k
 its id is `model.ids.column_id(asset, name)`. A pair naming a column the catalog does not
 know (yet) is kept all the same.
 
-A traversal asks for one hop of many nodes at a time (the frontier of a breadth-first walk),
-`HOP_CHUNK` keys per statement, never one query per node.
+A traversal asks for one hop of many nodes at a time (the frontier of a breadth-first walk)
+in one statement, never one query per node.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from lodestar.store.tables import assets, columns, edges, metadata
+from lodestar.store.tables import columns, metadata
 
 LINEAGE = "lineage"
 HOP_CHUNK = 500
@@ -84,9 +86,23 @@ def clear(conn: Connection) -> None:
 
 
 # -- hops ----------------------------------------------------------------------------------------
-def _chunks(items: Sequence[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(items), HOP_CHUNK):
-        yield list(items[i : i + HOP_CHUNK])
+# The hot reads of a walk, written once per database: a whole frontier goes in as one parameter
+# (a JSON array on SQLite, read with json_each; a text array on PostgreSQL, `= ANY` or unnest),
+# so a hop is one statement whatever its size, with no IN list to render.
+
+
+def _rows(conn: Connection, sqlite: str, postgres: str, params: tuple[Any, ...]) -> list[Any]:
+    if conn.dialect.name == "postgresql":
+        return list(conn.exec_driver_sql(postgres, params).fetchall())
+    return list(conn.exec_driver_sql(sqlite, tuple(_json(p) for p in params)).fetchall())
+
+
+def _json(value: Any) -> Any:
+    return orjson.dumps(value).decode() if isinstance(value, list) else value
+
+
+def _doc(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def asset_hop(
@@ -95,14 +111,19 @@ def asset_hop(
     """The lineage edges leaving (downstream) or entering (upstream) these assets, as
     (near end, far end) pairs, each pair once; far ends that are soft-deleted are left out
     unless `with_deleted`."""
-    near, far = (edges.c.from_id, edges.c.to_id) if downstream else (edges.c.to_id, edges.c.from_id)
-    out: set[tuple[str, str]] = set()
-    for chunk in _chunks(ids):
-        q = sa.select(near, far).where(edges.c.relation == LINEAGE, near.in_(chunk))
-        if not with_deleted:
-            q = q.join(assets, assets.c.id == far).where(assets.c.deleted.is_(False))
-        out.update((str(a), str(b)) for a, b in conn.execute(q))
-    return sorted(out)
+    if not ids:
+        return []
+    near, far = ("from_id", "to_id") if downstream else ("to_id", "from_id")
+    live = "" if with_deleted else f" JOIN assets a ON a.id = e.{far} AND NOT a.deleted"
+    sqlite = (
+        f"SELECT DISTINCT e.{near}, e.{far} FROM edges e{live} WHERE e.relation = 'lineage' "
+        f"AND e.{near} IN (SELECT value FROM json_each(?))"
+    )
+    postgres = (
+        f"SELECT DISTINCT e.{near}, e.{far} FROM edges e{live} WHERE e.relation = 'lineage' "
+        f"AND e.{near} = ANY(%s::text[])"
+    )
+    return [(str(a), str(b)) for a, b in _rows(conn, sqlite, postgres, (list(ids),))]
 
 
 def column_hop(
@@ -110,38 +131,65 @@ def column_hop(
 ) -> list[tuple[ColumnKey, ColumnKey]]:
     """The column pairs leaving (downstream) or entering (upstream) these columns, as
     (near column, far column), each once."""
-    t = lineage_columns
-    if downstream:
-        near_id, near_col, far_id, far_col = t.c.from_id, t.c.from_column, t.c.to_id, t.c.to_column
+    if not keys:
+        return []
+    ni, nc, fi, fc = (
+        ("from_id", "from_column", "to_id", "to_column")
+        if downstream
+        else ("to_id", "to_column", "from_id", "from_column")
+    )
+    live = "" if with_deleted else f" JOIN assets a ON a.id = t.{fi} AND NOT a.deleted"
+    sqlite = (
+        f"SELECT DISTINCT t.{ni}, t.{nc}, t.{fi}, t.{fc} FROM json_each(?) k "
+        f"JOIN lineage_columns t ON t.{ni} = json_extract(k.value, '$[0]') "
+        f"AND t.{nc} = json_extract(k.value, '$[1]'){live}"
+    )
+    postgres = (
+        f"SELECT DISTINCT t.{ni}, t.{nc}, t.{fi}, t.{fc} "
+        f"FROM unnest(%s::text[], %s::text[]) AS k(i, c) "
+        f"JOIN lineage_columns t ON t.{ni} = k.i AND t.{nc} = k.c{live}"
+    )
+    if conn.dialect.name == "postgresql":
+        params: tuple[Any, ...] = ([k[0] for k in keys], [k[1] for k in keys])
     else:
-        near_id, near_col, far_id, far_col = t.c.to_id, t.c.to_column, t.c.from_id, t.c.from_column
-    out: set[tuple[ColumnKey, ColumnKey]] = set()
-    for chunk in _chunks(keys):
-        q = sa.select(near_id, near_col, far_id, far_col).where(
-            sa.tuple_(near_id, near_col).in_(chunk)
-        )
-        if not with_deleted:
-            q = q.join(assets, assets.c.id == far_id).where(assets.c.deleted.is_(False))
-        out.update(((str(a), str(b)), (str(c), str(d))) for a, b, c, d in conn.execute(q))
-    return sorted(out)
+        params = ([list(k) for k in keys],)
+    rows = _rows(conn, sqlite, postgres, params)
+    return [((str(a), str(b)), (str(c), str(d))) for a, b, c, d in rows]
 
 
-def nodes(conn: Connection, ids: Sequence[str], *, with_doc: bool = False) -> dict[str, Any]:
-    """id -> row (id, kind, fqn, name, deleted[, doc]) of these assets."""
-    cols = [assets.c.id, assets.c.kind, assets.c.fqn, assets.c.name, assets.c.deleted]
-    if with_doc:
-        cols.append(assets.c.doc)
+def nodes(conn: Connection, ids: Sequence[str], *, with_owners: bool = False) -> dict[str, Any]:
+    """id -> row (id, kind, fqn, name, deleted[, owners]) of these assets."""
+    if not ids:
+        return {}
+    cols = "id, kind, fqn, name, deleted"
+    sqlite_owners = ", json_extract(doc, '$.owners')" if with_owners else ""
+    postgres_owners = ", doc->'owners'" if with_owners else ""
+    sqlite = (
+        f"SELECT {cols}{sqlite_owners} FROM assets WHERE id IN (SELECT value FROM json_each(?))"
+    )
+    postgres = f"SELECT {cols}{postgres_owners} FROM assets WHERE id = ANY(%s::text[])"
     out: dict[str, Any] = {}
-    for chunk in _chunks(ids):
-        for row in conn.execute(sa.select(*cols).where(assets.c.id.in_(chunk))):
-            out[str(row[0])] = row
+    for row in _rows(conn, sqlite, postgres, (list(ids),)):
+        owners = _doc(row[5]) if with_owners else None
+        out[str(row[0])] = Node(str(row[0]), row[1], row[2], row[3], bool(row[4]), owners)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    kind: str
+    fqn: str
+    name: str
+    deleted: bool
+    owners: Any = None
 
 
 def known_columns(conn: Connection, keys: Sequence[ColumnKey]) -> set[ColumnKey]:
     """Those of these (asset, column) keys that the catalog knows as columns."""
     out: set[ColumnKey] = set()
-    for chunk in _chunks(keys):
+    for i in range(0, len(keys), HOP_CHUNK):
+        chunk = list(keys[i : i + HOP_CHUNK])
         q = sa.select(columns.c.asset_id, columns.c.name).where(
             sa.tuple_(columns.c.asset_id, columns.c.name).in_(chunk)
         )
@@ -149,22 +197,37 @@ def known_columns(conn: Connection, keys: Sequence[ColumnKey]) -> set[ColumnKey]
     return out
 
 
-def edge_rows(conn: Connection, ids: Sequence[str], *, downstream: bool) -> list[Any]:
-    """Every lineage edge row (all sources) leaving (downstream) or entering these assets:
-    from_id, to_id, via, source, props, created_at, last_seen."""
-    near = edges.c.from_id if downstream else edges.c.to_id
-    cols = (
-        edges.c.from_id,
-        edges.c.to_id,
-        edges.c.via,
-        edges.c.source,
-        edges.c.props,
-        edges.c.created_at,
-        edges.c.last_seen,
+@dataclass(frozen=True, slots=True)
+class EdgeRow:
+    from_id: str
+    to_id: str
+    via: str
+    source: str
+    props: Any
+    created_at: int
+    last_seen: int
+
+
+def edge_rows(conn: Connection, pairs: Iterable[tuple[str, str]]) -> list[EdgeRow]:
+    """Every lineage edge row (all sources and vias) between these (from, to) pairs."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return []
+    cols = "e.from_id, e.to_id, e.via, e.source, e.props, e.created_at, e.last_seen"
+    sqlite = (
+        f"SELECT {cols} FROM json_each(?) k JOIN edges e "
+        "ON e.from_id = json_extract(k.value, '$[0]') AND e.relation = 'lineage' "
+        "AND e.to_id = json_extract(k.value, '$[1]')"
     )
-    out: list[Any] = []
-    for chunk in _chunks(ids):
-        out.extend(
-            conn.execute(sa.select(*cols).where(edges.c.relation == LINEAGE, near.in_(chunk)))
-        )
-    return out
+    postgres = (
+        f"SELECT {cols} FROM unnest(%s::text[], %s::text[]) AS k(f, t) JOIN edges e "
+        "ON e.from_id = k.f AND e.relation = 'lineage' AND e.to_id = k.t"
+    )
+    if conn.dialect.name == "postgresql":
+        params: tuple[Any, ...] = ([p[0] for p in wanted], [p[1] for p in wanted])
+    else:
+        params = ([list(p) for p in wanted],)
+    return [
+        EdgeRow(str(r[0]), str(r[1]), str(r[2]), str(r[3]), _doc(r[4]), int(r[5]), int(r[6]))
+        for r in _rows(conn, sqlite, postgres, params)
+    ]
