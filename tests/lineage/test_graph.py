@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from lodestar.auth.principal import Principal
-from lodestar.catalog import BadRequest, InvalidInput, Key, NotFound, WriteContext, derived
+from lodestar.catalog import (
+    BadRequest,
+    Forbidden,
+    InvalidInput,
+    Key,
+    NotFound,
+    WriteContext,
+    derived,
+)
 from lodestar.catalog.edges import EdgeIn
 from lodestar.lineage import edges as lineage_edges
 from lodestar.lineage import store as ls
@@ -284,3 +292,28 @@ def test_bad_input_is_refused(seed: Seed) -> None:
         Lineage(seed.catalog).graph("widget", Key(fqn=fqn("b1")), Options())
     with pytest.raises(NotFound):
         graph(seed, "nope")
+
+
+def test_a_connectors_clean_up_never_removes_a_persons_edge(seed: Seed) -> None:
+    tables(seed, "u1", "u2", "u3")
+    pipe = WriteContext.for_principal(Principal("etl", "bot", origin=Origin("ingestion", "shop")))
+    link(seed, ("u1", "u2"), columns=[["id", "id"]])  # a person's
+    link(seed, ("u1", "u2"), ("u2", "u3"), columns=[["id", "id"]], ctx=pipe)
+    with seed.catalog.transaction(pipe) as tx:  # what a completed run no longer reported
+        assert tx.retract_edges(seen_before=2**62).removed == 2
+    answer = graph(seed, "u1", depth=None, columns=True)
+    assert names(answer) == [("u1", 0), ("u2", 1)]
+    [edge] = answer["edges"]
+    assert [p["source"] for p in edge["provenance"]] == ["person:alice"]
+    assert edge["columns"] == [["id", "id"]]
+    with seed.catalog.store.read() as conn:
+        rows = conn.execute(ls.lineage_columns.select()).fetchall()
+    assert [r.source for r in rows] == ["person:alice"]
+    # Nor may the connector name the person's source.
+    with pytest.raises(Forbidden):
+        lineage_edges.retract(
+            seed.catalog,
+            EdgeIn("table", fqn("u1"), "table", fqn("u2")),
+            pipe,
+            source="person:alice",
+        )
