@@ -10,8 +10,8 @@ rows that the `lineage_columns` writer keeps.
 
 Shape: `--assets` tables in `--layers` layers; every table past the first layer has `--fan-in`
 upstream tables in the layer before (random), and every edge carries `--pairs` column pairs, so
-edges x pairs = column edges (with the defaults: 100,000 tables, 200,000 table
-edges, 1,000,000 column edges). The hub is a first-layer table given `--hub-fanout` extra
+edges x pairs = column edges (with the defaults: 100,000 tables, 180,050 table
+edges, 1,080,300 column edges). The hub is a first-layer table given `--hub-fanout` extra
 downstream tables.
 
 Each walk goes through the real API code path in-process: `create_app(settings)` served by
@@ -258,7 +258,7 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=100_000)
     ap.add_argument("--layers", type=int, default=10)
     ap.add_argument("--fan-in", type=int, default=2, help="upstream tables per table")
-    ap.add_argument("--pairs", type=int, default=5, help="column pairs per table edge")
+    ap.add_argument("--pairs", type=int, default=6, help="column pairs per table edge")
     ap.add_argument("--hub-fanout", type=int, default=50)
     ap.add_argument("--depths", type=int, nargs="+", default=[3, 5, 10])
     ap.add_argument("--repeat", type=int, default=20)

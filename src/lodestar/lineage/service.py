@@ -186,7 +186,7 @@ class Lineage:
             for near, far in ls.asset_hop(conn, page_ids, downstream=down, with_deleted=True):
                 if far in listed:
                     pairs.add((near, far) if down else (far, near))
-        rows = ls.edge_rows(conn, pairs)
+        rows = ls.edge_rows(conn, pairs, columns=columns)
         return merge_edges(rows, columns=columns)
 
     # -- impact ---------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ class Lineage:
                 rows = ls.nodes(conn, used)
                 nodes = [_node(rows[n], down[n], with_deleted=False) for n in used]
                 hops = {(p[i], p[i + 1]) for p in found for i in range(len(p) - 1)}
-                edges = merge_edges(ls.edge_rows(conn, hops), columns=columns)
+                edges = merge_edges(ls.edge_rows(conn, hops, columns=columns), columns=columns)
         nodes.sort(key=lambda n: (n["distance"], n["id"]))
         return {
             "from": {"id": a.id, "kind": a.kind, "fqn": a.fqn},

@@ -22,7 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from lodestar.store.tables import columns, metadata
+from lodestar.store.tables import metadata
 
 LINEAGE = "lineage"
 HOP_CHUNK = 500
@@ -187,14 +187,21 @@ class Node:
 
 def known_columns(conn: Connection, keys: Sequence[ColumnKey]) -> set[ColumnKey]:
     """Those of these (asset, column) keys that the catalog knows as columns."""
-    out: set[ColumnKey] = set()
-    for i in range(0, len(keys), HOP_CHUNK):
-        chunk = list(keys[i : i + HOP_CHUNK])
-        q = sa.select(columns.c.asset_id, columns.c.name).where(
-            sa.tuple_(columns.c.asset_id, columns.c.name).in_(chunk)
-        )
-        out.update((str(a), str(n)) for a, n in conn.execute(q))
-    return out
+    if not keys:
+        return set()
+    sqlite = (
+        "SELECT c.asset_id, c.name FROM json_each(?) k JOIN columns c "
+        "ON c.asset_id = json_extract(k.value, '$[0]') AND c.name = json_extract(k.value, '$[1]')"
+    )
+    postgres = (
+        "SELECT c.asset_id, c.name FROM unnest(%s::text[], %s::text[]) AS k(i, n) "
+        "JOIN columns c ON c.asset_id = k.i AND c.name = k.n"
+    )
+    if conn.dialect.name == "postgresql":
+        params: tuple[Any, ...] = ([k[0] for k in keys], [k[1] for k in keys])
+    else:
+        params = ([list(k) for k in keys],)
+    return {(str(a), str(n)) for a, n in _rows(conn, sqlite, postgres, params)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,19 +215,25 @@ class EdgeRow:
     last_seen: int
 
 
-def edge_rows(conn: Connection, pairs: Iterable[tuple[str, str]]) -> list[EdgeRow]:
-    """Every lineage edge row (all sources and vias) between these (from, to) pairs."""
+def edge_rows(
+    conn: Connection, pairs: Iterable[tuple[str, str]], *, columns: bool = True
+) -> list[EdgeRow]:
+    """Every lineage edge row (all sources and vias) between these (from, to) pairs; without
+    `columns`, their props leave out the column pairs (less JSON to read)."""
     wanted = sorted(set(pairs))
     if not wanted:
         return []
-    cols = "e.from_id, e.to_id, e.via, e.source, e.props, e.created_at, e.last_seen"
+    sqlite_props = "e.props" if columns else "json_remove(e.props, '$.columns')"
+    postgres_props = "e.props" if columns else "e.props - 'columns'"
+    cols = "e.from_id, e.to_id, e.via, e.source, {props}, e.created_at, e.last_seen"
     sqlite = (
-        f"SELECT {cols} FROM json_each(?) k JOIN edges e "
+        f"SELECT {cols.format(props=sqlite_props)} FROM json_each(?) k JOIN edges e "
         "ON e.from_id = json_extract(k.value, '$[0]') AND e.relation = 'lineage' "
         "AND e.to_id = json_extract(k.value, '$[1]')"
     )
     postgres = (
-        f"SELECT {cols} FROM unnest(%s::text[], %s::text[]) AS k(f, t) JOIN edges e "
+        f"SELECT {cols.format(props=postgres_props)} "
+        "FROM unnest(%s::text[], %s::text[]) AS k(f, t) JOIN edges e "
         "ON e.from_id = k.f AND e.relation = 'lineage' AND e.to_id = k.t"
     )
     if conn.dialect.name == "postgresql":
