@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
 
-from lodestar.catalog import Catalog, InvalidInput, Key, NotFound
+from lodestar.catalog import BadRequest, Catalog, InvalidInput, Key, NotFound
 from lodestar.lineage import store as ls
 from lodestar.lineage import walk
 from lodestar.lineage.columns import column_pairs
@@ -276,7 +276,7 @@ class Lineage:
         cursor = walk.decode(after)
         if cursor is not None:
             if len(cursor.key) != 1:
-                raise InvalidInput("the 'after' cursor is not one this server handed out")
+                raise BadRequest("the 'after' cursor is not one this server handed out")
             order = [(d, a) for d, a in order if (d, (a,)) > (cursor.distance, cursor.key)]
         page, rest = order[:limit], order[limit:]
         nxt = walk.encode(page[-1][0], page[-1][1]) if rest else None
