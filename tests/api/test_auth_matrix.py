@@ -227,6 +227,24 @@ def _other_call(api: Api, seed: Seed, route: tuple[str, str], owners: list[dict[
             watch=[f"/api/v1/tables/{down['id']}?fields=relations"],
             audience="owner",
         )
+    if route == ("DELETE", "/api/v1/lineage/edges"):
+        up, down = _create(api, table, seed, owners), _create(api, table, seed, owners)
+        edge = {
+            "from": {"kind": "table", "fqn": up["fqn"]},
+            "to": {"kind": "table", "fqn": down["fqn"]},
+        }
+        assert api.client.post("/api/v1/lineage/edges", json=[edge]).json()["added"] == 1
+        graph = api.get(f"/api/v1/lineage/tables/{down['id']}?direction=upstream").json()
+        source = graph["edges"][0]["provenance"][0]["source"]  # the admin's, as a person
+        query = httpx.QueryParams(
+            {"from": f"table:{up['fqn']}", "to": f"table:{down['fqn']}", "source": source}
+        )
+        return Call(
+            "DELETE",
+            f"/api/v1/lineage/edges?{query}",
+            watch=[f"/api/v1/lineage/tables/{down['id']}?direction=upstream"],
+            audience="owner",
+        )
     if route == ("POST", "/api/v1/ingestion-pipelines/{id}/runs"):
         # The allowed request queues a real run in the server's scheduler; this recipe's
         # source config is incomplete, so it fails at once without writing any asset.
@@ -328,10 +346,12 @@ def test_write_route_refuses_anonymous_and_viewer(
 
 
 LINEAGE_EDGES = ("POST", "/api/v1/lineage/edges")  # into an asset the editor owns
+LINEAGE_RETRACT = ("DELETE", "/api/v1/lineage/edges")  # of an asset the editor owns
 OWNER_ROUTES = [
     r
     for r in WRITE_ROUTES
-    if _kind_of_route(r[1]) is not None or r in {("POST", "/api/v1/bulk"), LINEAGE_EDGES}
+    if _kind_of_route(r[1]) is not None
+    or r in {("POST", "/api/v1/bulk"), LINEAGE_EDGES, LINEAGE_RETRACT}
 ]
 
 
@@ -433,6 +453,9 @@ def _fill(path: str, assets: dict[str, dict[str, Any]], **extra: str) -> str:
     for key, value in subst.items():
         out = out.replace(key, value)
     assert "{" not in out, f"no value for a path parameter of {path}"
+    if path == "/api/v1/lineage/paths":  # between two assets, named in the query
+        ends = f"table:{fqn_path(asset['fqn'])}"
+        out += f"?from={ends}&to={ends}"
     return out
 
 

@@ -27,6 +27,7 @@ from lodestar.api.routers import (
     sql_lineage,
     tokens,
 )
+from lodestar.api.routers import lineage as lineage_routes
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
 from lodestar.catalog import Catalog
@@ -174,7 +175,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     kind_routes = routing.KindRoutes(app, kind_router)
     routers = [bulk.router, events.router, tokens.router, observations.router]
     routers += [pipeline_runs.router, columns.router]
-    routers += [sql_lineage.router]
+    routers += [sql_lineage.router, lineage_routes.router]
     for r in routers:
         app.router.routes.extend(r.routes)
 

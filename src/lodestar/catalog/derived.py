@@ -50,10 +50,11 @@ class Applied:
 
 @dataclass(frozen=True, slots=True)
 class EdgeChange:
-    """An asserted edge added or retracted (body-derived edges change with their asset's
-    `Applied`; a writer reads them from the body)."""
+    """An asserted edge added, retracted, or asserted again with other props ("updated": its
+    column pairs changed, say); body-derived edges change with their asset's `Applied`, and a
+    writer reads them from the body."""
 
-    action: Literal["added", "removed"]
+    action: Literal["added", "removed", "updated"]
     from_id: str
     relation: str
     to_id: str

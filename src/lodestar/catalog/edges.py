@@ -183,6 +183,8 @@ def add(planner: Planner, items: Sequence[EdgeIn], qualifier: str | None = None)
             seen_keys.append(key)
             # Props not given keep what the edge had; given ones replace them.
             seen_props.append(props if props is not None else _props_text(old))
+            if props is not None and props != _props_text(old):
+                planner.edge_changes.append(EdgeChange("updated", *key, props=orjson.loads(props)))
         else:
             new_rows.append((*key[:5], props, now, now))
             planner.edge_changes.append(
@@ -258,7 +260,9 @@ def events(planner: Planner, changes: Sequence[EdgeChange]) -> list[tuple[Any, .
         rel = _RELATIONS.get(c.relation) or Relation(c.relation, "from")
         view, other = (c.to_id, c.from_id) if rel.view == "to" else (c.from_id, c.to_id)
         other_asset = assets.get(other)
-        slot = grouped.setdefault((view, c.relation, c.source), {"added": [], "removed": []})
+        slot = grouped.setdefault(
+            (view, c.relation, c.source), {"added": [], "removed": [], "updated": []}
+        )
         slot[c.action].append(other_asset.fqn if other_asset else other)
     rows: list[tuple[Any, ...]] = []
     ctx = planner.ctx
@@ -272,6 +276,8 @@ def events(planner: Planner, changes: Sequence[EdgeChange]) -> list[tuple[Any, .
                 "upstream_removed": sorted(slot["removed"]),
                 "source": source,
             }
+            if slot["updated"]:  # the same upstream, other props (column pairs, query)
+                change["upstream_changed"] = sorted(slot["updated"])
             event = "lineage_updated"
         else:
             change = {
@@ -280,6 +286,8 @@ def events(planner: Planner, changes: Sequence[EdgeChange]) -> list[tuple[Any, .
                 "removed": sorted(slot["removed"]),
                 "source": source,
             }
+            if slot["updated"]:
+                change["changed"] = sorted(slot["updated"])
             event = "relations_updated"
         rows.append(
             (

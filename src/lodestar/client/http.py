@@ -433,6 +433,99 @@ class LodestarClient:
             if len(data) < 1000:
                 time.sleep(poll_interval)
 
+    # -- lineage graph -------------------------------------------------------------------------
+    def _lineage_item(self, kind: str, fqn: str | None, id: str | None, prefix: str) -> str:
+        item = self._item(kind, fqn, id)  # /api/v1/<plural>/...
+        return item.replace("/api/v1/", f"/api/v1/lineage/{prefix}", 1)
+
+    def lineage(
+        self,
+        kind: str,
+        fqn: str | None = None,
+        id: str | None = None,
+        *,
+        direction: str = "downstream",
+        depth: int | None = 3,
+        columns: bool = False,
+        limit: int = 500,
+        after: str | None = None,
+        include_deleted: bool = False,
+    ) -> Json:
+        """One page of the lineage graph around an asset: `nodes`, `edges` and `paging`
+        (pass `paging["after"]` as `after` for the next page)."""
+        params: dict[str, Any] = {"direction": direction, "limit": limit}
+        if depth is not None:
+            params["depth"] = depth
+        if columns:
+            params["columns"] = "true"
+        if after:
+            params["after"] = after
+        if include_deleted:
+            params["include"] = "all"
+        page: Json = self._json("GET", self._lineage_item(kind, fqn, id, ""), params=params)
+        return page
+
+    def lineage_graph(
+        self, kind: str, fqn: str | None = None, id: str | None = None, **kw: Any
+    ) -> Json:
+        """The whole lineage graph around an asset, every page fetched: `nodes` and `edges`."""
+        nodes: JsonList = []
+        edges: JsonList = []
+        after: str | None = None
+        while True:
+            page = self.lineage(kind, fqn, id, after=after, **kw)
+            nodes += page["nodes"]
+            edges += page["edges"]
+            after = page["paging"]["after"]
+            if after is None:
+                return {**page, "nodes": nodes, "edges": edges}
+
+    def impact(
+        self,
+        kind: str,
+        fqn: str | None = None,
+        id: str | None = None,
+        *,
+        column: str | None = None,
+        depth: int | None = None,
+        limit: int = 500,
+        after: str | None = None,
+    ) -> Json:
+        """What is downstream of an asset (or one of its columns), nearest first, with owners."""
+        params: dict[str, Any] = {"limit": limit, "column": column, "depth": depth, "after": after}
+        params = {k: v for k, v in params.items() if v is not None}
+        path = self._lineage_item(kind, fqn, id, "impact/")
+        page: Json = self._json("GET", path, params=params)
+        return page
+
+    def lineage_paths(
+        self, start: tuple[str, str], end: tuple[str, str], *, depth: int = 10, limit: int = 100
+    ) -> Json:
+        """Paths from the upstream asset `start` = (kind, fqn) down to `end`, shortest first."""
+        params = {
+            "from": f"{start[0]}:{start[1]}",
+            "to": f"{end[0]}:{end[1]}",
+            "depth": depth,
+            "limit": limit,
+        }
+        result: Json = self._json("GET", "/api/v1/lineage/paths", params=params)
+        return result
+
+    def add_lineage(self, edges: Sequence[Mapping[str, Any]]) -> Json:
+        """Assert lineage edges: `{"from": {"kind", "fqn"}, "to": {...}, "columns": [[up,
+        down], ...]}` each; answers the counts and the problems."""
+        result: Json = self._json("POST", "/api/v1/lineage/edges", json_body=list(edges))
+        return result
+
+    def retract_lineage(
+        self, start: tuple[str, str], end: tuple[str, str], *, source: str | None = None
+    ) -> Json:
+        """Retract the caller's own lineage edge (or `source`'s, for a person)."""
+        params = {"from": f"{start[0]}:{start[1]}", "to": f"{end[0]}:{end[1]}", "source": source}
+        clean = {k: v for k, v in params.items() if v is not None}
+        result: Json = self._json("DELETE", "/api/v1/lineage/edges", params=clean)
+        return result
+
     # -- system ------------------------------------------------------------------------------
     def health(self) -> Json:
         result: Json = self._json("GET", "/api/v1/health")

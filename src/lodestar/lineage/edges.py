@@ -24,3 +24,21 @@ def add_lineage(
     items = [e if isinstance(e, EdgeIn) else EdgeIn(*e, LINEAGE) for e in edges]
     with catalog.transaction(ctx) as tx:
         return tx.add_edges(items)
+
+
+def record(catalog: Catalog, items: Sequence[EdgeIn], ctx: WriteContext) -> EdgeResult:
+    """Assert lineage edges as given (column pairs and other props in `props`), in one unit of
+    work, as the caller's source (a person's edges are `person:<name>`)."""
+    with catalog.transaction(ctx) as tx:
+        return tx.add_edges(items)
+
+
+def retract(
+    catalog: Catalog, item: EdgeIn, ctx: WriteContext, *, source: str | None = None
+) -> EdgeResult:
+    """Retract one lineage edge as the caller asserted it, or as `source` asserted it (a
+    person may retract any source's edge into an asset they may edit; a connector only its
+    own: a person's edge is never removed by a connector)."""
+    with catalog.transaction(ctx) as tx:
+        return tx.retract_edges(items=[item], source=source)
+

@@ -1,4 +1,4 @@
-"""Observations (append-only time series on assets) and lineage edges, over HTTP."""
+"""Observations (append-only time series on assets) over HTTP."""
 
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ from lodestar.api.deps import Reader, Services, Writer
 from lodestar.api.openapi import BODY, READ, answers, json_ok
 from lodestar.api.routers.assets import After, json_response
 from lodestar.catalog import BadRequest, Forbidden, InvalidInput, Key, WriteContext
-from lodestar.catalog.edges import LINEAGE, EdgeIn
 from lodestar.catalog.observations import Observation
-from lodestar.lineage.edges import add_lineage
 from lodestar.model.records import iso_to_us, us_to_iso
 from lodestar.model.registry import find_kind
 
@@ -38,7 +36,6 @@ def _counts(*names: str) -> dict[str, Any]:
 
 
 _RECORDED = _counts("recorded", "duplicates")
-_EDGES = _counts("added", "refreshed")
 _SERIES = {
     "type": "object",
     "required": ["data", "paging"],
@@ -63,42 +60,6 @@ class ObservationIn(BaseModel):
     run_id: str | None = Field(
         None, min_length=1, max_length=64, description="The run that produced it."
     )
-
-
-class EndIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: str
-    fqn: str
-
-
-class LineageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    from_: EndIn = Field(alias="from")
-    to: EndIn
-    via: str = Field("", max_length=512, description="The process that carried the flow.")
-    props: dict[str, Any] | None = Field(
-        None, description="Column pairs (`columns`) and provenance (`query`, `pipeline`...)."
-    )
-
-
-_END = {
-    "type": "object",
-    "required": ["kind", "fqn"],
-    "properties": {"kind": {"type": "string"}, "fqn": {"type": "string"}},
-    "additionalProperties": False,
-}
-_EDGE = {
-    "type": "object",
-    "description": "Lineage from the upstream asset `from` to the downstream asset `to`.",
-    "required": ["from", "to"],
-    "properties": {
-        "from": _END,
-        "to": _END,
-        "via": {"type": "string", "maxLength": 512},
-        "props": {"type": ["object", "null"]},
-    },
-    "additionalProperties": False,
-}
 
 
 def _array_body(item: dict[str, Any]) -> dict[str, Any]:
@@ -156,28 +117,6 @@ async def post_observations(request: Request, svc: Services, ctx: Writer) -> Res
     done = await run_in_threadpool(svc.catalog.observations.record, obs, ctx)
     return json_response(
         {"recorded": done.new, "duplicates": done.duplicates, "problems": list(done)}
-    )
-
-
-@router.post(
-    "/lineage/edges",
-    summary="Record lineage edges (upstream -> downstream)",
-    responses=answers(json_ok(_EDGES, "Recorded"), *BODY),
-    openapi_extra=_array_body(_EDGE),
-)
-async def post_lineage(request: Request, svc: Services, ctx: Writer) -> Response:
-    """Admins, stewards and bots record any edge; an editor records edges into assets they
-    own. Each edge is kept per source (the caller's origin), with first and last seen."""
-    items: list[LineageIn] = _validated(
-        LineageIn, await read_json(request, svc.settings.max_body_bytes)
-    )
-    edges = [
-        EdgeIn(e.from_.kind, e.from_.fqn, e.to.kind, e.to.fqn, LINEAGE, e.via, e.props)
-        for e in items
-    ]
-    result = await run_in_threadpool(add_lineage, svc.catalog, edges, ctx)
-    return json_response(
-        {"added": result.added, "refreshed": result.refreshed, "problems": result.problems}
     )
 
 
