@@ -17,6 +17,7 @@ from lodestar.store.tables import metadata as _metadata
 
 def metadata() -> sa.MetaData:
     """The shared metadata with every capability's tables loaded."""
+    import lodestar.openlineage.store
     import lodestar.quality.store
     import lodestar.usage.store  # noqa: F401
 
