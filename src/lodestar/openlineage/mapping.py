@@ -503,9 +503,9 @@ def _lineage_fields(out: DatasetIn) -> Iterable[tuple[str, str, str, str]]:
             if not isinstance(src, dict):
                 continue
             ns, name, fld = src.get("namespace"), src.get("name"), src.get("field")
-            if isinstance(ns, str) and isinstance(name, str) and isinstance(fld, str):
-                if ns and name and fld and out_field:
-                    yield ns, name, part(fld), part(out_field)
+            ok = isinstance(ns, str) and isinstance(name, str) and isinstance(fld, str)
+            if ok and ns and name and fld and out_field:
+                yield ns, name, part(fld), part(out_field)
 
 
 def _column_pairs(out: DatasetIn) -> dict[tuple[str, str], set[tuple[str, str]]]:

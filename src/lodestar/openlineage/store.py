@@ -98,7 +98,7 @@ def known_names(conn: Connection, keys: Sequence[NameKey]) -> dict[NameKey, tupl
         q = sa.select(names.c.key, names.c.asset_id, names.c.fqn).where(
             names.c.key.in_(digests[i : i + 500])
         )
-        for digest, aid, fqn in conn.execute(q).tuples():
+        for digest, aid, fqn in conn.execute(q):
             out[by_digest[str(digest)]] = (str(aid), str(fqn))
     return out
 
@@ -111,7 +111,7 @@ def put_names(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         return
     keyed = {name_key((r["ol_type"], r["namespace"], r["name"])): r for r in rows}
     q = sa.select(names.c.key, names.c.asset_id).where(names.c.key.in_(list(keyed)))
-    have: dict[str, str] = {str(k): str(a) for k, a in conn.execute(q).tuples()}
+    have: dict[str, str] = {str(k): str(a) for k, a in conn.execute(q)}
     new = [{"key": k, **r} for k, r in keyed.items() if k not in have]
     if new:
         conn.execute(names.insert(), new)
