@@ -20,8 +20,7 @@ from lodestar.openlineage.naming import Naming
 from lodestar.openlineage.service import OpenLineageIntake, context_for
 from lodestar.store import assets as aq
 from lodestar.store import edges as eq
-
-from .support import (
+from openlineage_support import (
     PRODUCER,
     all_fixture_files,
     column_lineage,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "openlineage"
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "openlineage"
 EVENTS = FIXTURES / "events_full"
 PRODUCER = "https://example.com/lodestar-tests"
 
