@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -426,3 +427,39 @@ def test_a_batch_lands_each_event_on_its_own(
     assert count(catalog, ols.events) == 2
     with pytest.raises(NotFound):
         catalog.get("table", Key(fqn="b.default.default.t2"))
+
+
+def test_a_batch_maps_as_the_same_events_one_after_the_other(
+    catalog: Catalog, ctx: WriteContext, db_url: str, tmp_path: Any
+) -> None:
+    """The batch path maps its events together in one transaction: the catalog it leaves is
+    the one the same events leave sent one by one."""
+    need_fixtures()
+    events = [e for rel in all_fixture_files() for e in fixture_events(rel)]
+    one_by_one = OpenLineageIntake(catalog)
+    for e in events:
+        one_by_one.accept(e, ctx)
+
+    from lodestar.store import open_store
+
+    other_url = f"sqlite:///{tmp_path / 'batch.db'}"
+    other_store = open_store(other_url)
+    try:
+        other = Catalog(other_store)
+        result = OpenLineageIntake(other).accept_many(events, ctx)
+        assert result.failed == [] and len(result.landed) == len(events)
+
+        def picture(cat: Catalog) -> Any:
+            edges = {k: (v["via"], v["source"], v["props"]) for k, v in lineage(cat).items()}
+            with cat.store.read() as conn:
+                runs = conn.execute(sa.select(ols.runs)).mappings().all()
+                assets = conn.execute(sa.text("SELECT kind, fqn, doc FROM assets")).all()
+            run_facts = sorted(
+                (r["run_id"], r["state"], r["started_at"], r["ended_at"], r["events"]) for r in runs
+            )
+            docs = {(k, f): orjson.loads(d) if isinstance(d, str) else d for k, f, d in assets}
+            return edges, run_facts, docs
+
+        assert picture(other) == picture(catalog)
+    finally:
+        other_store.dispose()

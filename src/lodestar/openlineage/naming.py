@@ -113,6 +113,7 @@ def parse_namespace_map(text: str) -> dict[str, str]:
 class Naming:
     def __init__(self, services: Mapping[str, str] | None = None) -> None:
         self.services = dict(services or {})
+        self._datasets: dict[tuple[str, str], Target] = {}
 
     def service_name(self, namespace: str) -> str:
         return part(self.services.get(namespace, namespace))
@@ -129,6 +130,17 @@ class Naming:
         return ("service", fqn_mod.quote(name), body)
 
     def dataset(self, namespace: str, name: str) -> Target:
+        """Where a dataset lands (cached: a batch names the same datasets again and again;
+        callers copy the body before changing it)."""
+        key = (namespace, name)
+        hit = self._datasets.get(key)
+        if hit is None:
+            if len(self._datasets) > 10_000:
+                self._datasets.clear()
+            hit = self._datasets[key] = self._dataset(namespace, name)
+        return hit
+
+    def _dataset(self, namespace: str, name: str) -> Target:
         scheme = scheme_of(namespace)
         if scheme in MESSAGING_SCHEMES:
             service = self._service(namespace, "messaging", scheme)

@@ -138,20 +138,39 @@ def names_page(
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def get_run(conn: Connection, run_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
-    q = sa.select(*runs.c).where(runs.c.run_id == run_id)
-    if for_update and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).mappings().first()
-    return dict(row) if row else None
+def get_run(conn: Connection, run_id: str) -> dict[str, Any] | None:
+    return get_runs(conn, [run_id]).get(run_id)
 
 
-def insert_run(conn: Connection, row: dict[str, Any]) -> None:
-    conn.execute(runs.insert(), [row])
+def get_runs(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Run rows by id; on PostgreSQL locked until the transaction ends, so two writers of one
+    run merge one after the other."""
+    out: dict[str, dict[str, Any]] = {}
+    ids = sorted(set(run_ids))
+    for i in range(0, len(ids), 500):
+        q = sa.select(*runs.c).where(runs.c.run_id.in_(ids[i : i + 500])).order_by(runs.c.run_id)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        for row in conn.execute(q).mappings():
+            out[row["run_id"]] = dict(row)
+    return out
 
 
-def update_run(conn: Connection, run_id: str, values: dict[str, Any]) -> None:
-    conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+def insert_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(runs.insert(), list(rows))
+
+
+def update_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    cols = [c.name for c in runs.c if c.name != "run_id"]
+    stmt = (
+        runs.update()
+        .where(runs.c.run_id == sa.bindparam("b_run_id"))
+        .values({c: sa.bindparam(f"b_{c}") for c in cols})
+    )
+    conn.execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in rows])
 
 
 def runs_of(
