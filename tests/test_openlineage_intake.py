@@ -463,3 +463,17 @@ def test_a_batch_maps_as_the_same_events_one_after_the_other(
         assert picture(other) == picture(catalog)
     finally:
         other_store.dispose()
+
+
+def test_credentials_in_a_namespace_are_not_published(
+    ol: OpenLineageIntake, ctx: WriteContext, catalog: Catalog
+) -> None:
+    leaky = "postgres://etl:hunter2@db.internal:5432"
+    ol.accept(run_event(("job-ns", "j"), outputs=[dataset(leaky, "wh.raw.t")]), ctx)
+    _row, asset = ol.lookup("dataset", leaky, "wh.raw.t")
+    assert asset.fqn == '"postgres://db.internal:5432".wh.raw.t'
+    names = ol.names("dataset", None, None, 100)
+    assert [n["namespace"] for n in names] == ["postgres://db.internal:5432"]
+    with catalog.store.read() as conn:
+        docs = conn.execute(sa.text("SELECT doc FROM assets")).all()
+    assert "hunter2" not in str(docs)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from lodestar.catalog.errors import BadRequest
+from lodestar.openlineage.naming import without_credentials
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 MAX_NAMESPACE = 1024
@@ -118,7 +119,9 @@ def _facets(value: Any, loc: list[str | int]) -> dict[str, Any]:
 def _dataset(value: Any, loc: list[str | int]) -> DatasetIn:
     d = _obj(value, loc, required=True)
     return DatasetIn(
-        namespace=_text(d.get("namespace"), [*loc, "namespace"], MAX_NAMESPACE),
+        namespace=without_credentials(
+            _text(d.get("namespace"), [*loc, "namespace"], MAX_NAMESPACE)
+        ),
         name=_text(d.get("name"), [*loc, "name"], MAX_NAME),
         facets=_facets(d.get("facets"), [*loc, "facets"]),
         input_facets=_facets(d.get("inputFacets"), [*loc, "inputFacets"]),
@@ -166,7 +169,9 @@ def parse_event(raw: Any) -> Event:
     else:
         raise EventError(["job"], "is required: a run or job event names its job")
     job = _obj(raw.get("job"), ["job"], required=True)
-    ev.job_namespace = _text(job.get("namespace"), ["job", "namespace"], MAX_NAMESPACE)
+    ev.job_namespace = without_credentials(
+        _text(job.get("namespace"), ["job", "namespace"], MAX_NAMESPACE)
+    )
     ev.job_name = _text(job.get("name"), ["job", "name"], MAX_NAME)
     ev.job_facets = _facets(job.get("facets"), ["job", "facets"])
     ev.inputs = _datasets(raw.get("inputs"), "inputs")

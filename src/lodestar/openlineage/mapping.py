@@ -20,7 +20,7 @@ from lodestar.catalog.edges import LINEAGE
 from lodestar.catalog.observations import Observation
 from lodestar.openlineage import store as ols
 from lodestar.openlineage.events import DatasetIn, Event, parse_time
-from lodestar.openlineage.naming import Naming, Target, part
+from lodestar.openlineage.naming import Naming, Target, part, without_credentials
 from lodestar.store import assets as q
 
 STATES = {
@@ -149,8 +149,8 @@ class EventMapper:
                 and name
                 and (ns, name) != (ev.job_namespace, ev.job_name)
             ):
-                plan.parent = self.naming.job(ns, name)
-                plan.parent_job = (ns, name)
+                plan.parent = self.naming.job(without_credentials(ns), name)
+                plan.parent_job = (without_credentials(ns), name)
         return plan
 
     # -- assets ---------------------------------------------------------------------------
@@ -365,7 +365,7 @@ class EventMapper:
                     if isinstance(a_ns, str) and isinstance(a_name, str) and a_ns and a_name:
                         alias = _str(ident.get("type"), 64) or "symlink"
                         target = p.targets[(d.namespace, d.name)]
-                        entries[("dataset", a_ns, a_name)] = (target, alias)
+                        entries[("dataset", without_credentials(a_ns), a_name)] = (target, alias)
             if p.job is not None and p.ev.job_namespace and p.ev.job_name:
                 entries[("job", p.ev.job_namespace, p.ev.job_name)] = (p.job, None)
             if p.parent is not None and p.parent_job is not None:
@@ -556,7 +556,7 @@ def _lineage_fields(out: DatasetIn) -> Iterable[tuple[str, str, str, str]]:
             ns, name, fld = src.get("namespace"), src.get("name"), src.get("field")
             ok = isinstance(ns, str) and isinstance(name, str) and isinstance(fld, str)
             if ok and ns and name and fld and out_field:
-                yield ns, name, part(fld), part(out_field)
+                yield without_credentials(ns), name, part(fld), part(out_field)
 
 
 def _column_pairs(out: DatasetIn) -> dict[tuple[str, str], set[tuple[str, str]]]:

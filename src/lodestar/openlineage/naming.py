@@ -23,6 +23,7 @@ category `pipeline`. A name part longer than 256 characters keeps its first 200 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,15 @@ STORAGE_SCHEMES = frozenset(
 )
 MESSAGING_SCHEMES = frozenset({"kafka", "pulsar", "kinesis", "pubsub"})
 DEFAULT = "default"
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
+
+
+def without_credentials(namespace: str) -> str:
+    """The namespace without a `user:password@` part: names are shown to every reader, and a
+    producer that puts credentials in a connection URL must not publish them."""
+    return _USERINFO.sub(r"\1", namespace, count=1) if "@" in namespace else namespace
 
 
 def scheme_of(namespace: str) -> str:

@@ -19,7 +19,7 @@ from lodestar.model.records import Asset, Origin, now_us, us_to_iso
 from lodestar.openlineage import store as ols
 from lodestar.openlineage.events import Event, EventError, parse_event
 from lodestar.openlineage.mapping import EventMapper, Landed
-from lodestar.openlineage.naming import Naming
+from lodestar.openlineage.naming import Naming, without_credentials
 from lodestar.store import assets as q
 
 ORIGIN = Origin("integration", "openlineage")
@@ -124,7 +124,7 @@ class OpenLineageIntake:
     def lookup(self, ol_type: str, namespace: str, name: str) -> tuple[dict[str, Any], Asset]:
         """The name's row and the catalog asset it maps to (NotFound when none)."""
         with self.catalog.store.read() as conn:
-            row = ols.name_row(conn, ol_type, namespace, name)
+            row = ols.name_row(conn, ol_type, without_credentials(namespace), name)
             asset = q.get(conn, row["asset_id"]) if row else None
         if row is None or asset is None:
             raise NotFound(f"no catalog asset for the OpenLineage {ol_type} {namespace!r} {name!r}")
@@ -133,8 +133,9 @@ class OpenLineageIntake:
     def names(
         self, ol_type: str, namespace: str | None, after: tuple[str, str] | None, limit: int
     ) -> list[dict[str, Any]]:
+        ns = without_credentials(namespace) if namespace is not None else None
         with self.catalog.store.read() as conn:
-            return ols.names_page(conn, ol_type, namespace, after, limit)
+            return ols.names_page(conn, ol_type, ns, after, limit)
 
     def run(self, run_id: str) -> dict[str, Any]:
         with self.catalog.store.read() as conn:
