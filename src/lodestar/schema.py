@@ -18,6 +18,7 @@ from lodestar.store.tables import metadata as _metadata
 def metadata() -> sa.MetaData:
     """The shared metadata with every capability's tables loaded."""
     import lodestar.lineage.store
+    import lodestar.openlineage.store
     import lodestar.quality.store
     import lodestar.usage.queries
     import lodestar.usage.store  # noqa: F401

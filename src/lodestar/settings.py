@@ -74,6 +74,24 @@ class Settings(BaseSettings):
         description="Comma-separated hosts (or *.domain) a recipe the server runs may reach; "
         "empty: any host.",
     )
+    openlineage_namespaces: str = Field(
+        "",
+        description="Comma-separated namespace=service pairs: OpenLineage datasets of the "
+        "namespace land under that catalog service (postgres://db:5432=warehouse); other "
+        "namespaces become services named as the namespace.",
+    )
+
+    @field_validator("openlineage_namespaces")
+    @classmethod
+    def _namespaces(cls, v: str) -> str:
+        for entry in (e.strip() for e in v.split(",")):
+            ns, sep, service = entry.rpartition("=")
+            if entry and not (sep and ns.strip() and service.strip()):
+                raise ValueError(
+                    f"entry {entry!r}: write namespace=service, e.g. "
+                    "postgres://db.prod:5432=warehouse"
+                )
+        return v
 
     @field_validator("database_url")
     @classmethod

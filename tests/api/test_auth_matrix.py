@@ -252,6 +252,20 @@ def _other_call(api: Api, seed: Seed, route: tuple[str, str], owners: list[dict[
         assert pipeline_kind is not None
         runs = f"/api/v1/ingestion-pipelines/{_create(api, pipeline_kind, seed, owners)['id']}/runs"
         return Call("POST", runs, watch=[runs], audience="curator")
+    if route in (("POST", "/api/v1/lineage"), ("POST", "/api/v1/lineage/batch")):
+        # OpenLineage events create assets all over the catalog: not an owner's act.
+        ns = unique("ol")
+        event = {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-01-01T00:00:00Z",
+            "run": {"runId": unique("run")},
+            "job": {"namespace": ns, "name": "job"},
+            "outputs": [{"namespace": ns, "name": "out"}],
+            "producer": "tests",
+        }
+        watch = f"/api/v1/openlineage/jobs?namespace={ns}&name=job"
+        body: Any = event if path == "/api/v1/lineage" else [event]
+        return Call("POST", path, json=body, watch=[watch], audience="curator")
     pytest.fail(
         f"no recipe for the write route {method} {path}: teach tests/api/test_auth_matrix.py "
         "`prepare` how to call it, so its authorization is tested"

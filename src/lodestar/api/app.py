@@ -28,6 +28,7 @@ from lodestar.api.routers import (
     tokens,
 )
 from lodestar.api.routers import lineage as lineage_routes
+from lodestar.api.routers import openlineage as openlineage_routes
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
 from lodestar.catalog import Catalog
@@ -175,7 +176,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     kind_routes = routing.KindRoutes(app, kind_router)
     routers = [bulk.router, events.router, tokens.router, observations.router]
     routers += [pipeline_runs.router, columns.router]
-    routers += [sql_lineage.router, lineage_routes.router]
+    routers += [sql_lineage.router, lineage_routes.router, openlineage_routes.router]
     for r in routers:
         app.router.routes.extend(r.routes)
 
