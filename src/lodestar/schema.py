@@ -18,6 +18,7 @@ from lodestar.store.tables import metadata as _metadata
 def metadata() -> sa.MetaData:
     """The shared metadata with every capability's tables loaded."""
     import lodestar.quality.store
+    import lodestar.search.store
     import lodestar.usage.store  # noqa: F401
 
     return _metadata
