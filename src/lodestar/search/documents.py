@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lodestar.model import fqn as fqn_mod
@@ -115,6 +116,11 @@ class SearchDoc:
         ):
             out.update(w for w in t.split() if 3 < len(w) <= MAX_VOCAB_WORD and w.isalpha())
         return out
+
+
+@lru_cache(maxsize=4096)
+def _vocab_words(text: str) -> frozenset[str]:
+    return frozenset(w for w in text.split() if 3 < len(w) <= MAX_VOCAB_WORD and w.isalpha())
 
 
 def _scope(kind: str, fqn: str) -> tuple[str | None, str | None, str | None]:

@@ -72,7 +72,7 @@ FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 SQLITE_DDL = (
     # name, fqn, description, columns, meta: bm25 weighs each (settings.search_weight_*).
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
-    f"name, fqn, description, columns, meta, tokenize='{FTS_TOKENIZE}', prefix='2 3', "
+    f"name, fqn, description, columns, meta, tokenize='{FTS_TOKENIZE}', "
     "detail=column)",
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab_tri USING fts5("
     "term, tokenize='trigram', content='search_vocab', content_rowid='id')",

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable
 
 # Runs of letters and digits (any script); everything else separates words.
@@ -22,9 +23,11 @@ def _parts(run: str) -> list[str]:
     return _DIGITS.findall(run)  # other scripts: only letters against digits
 
 
-def words(text: str) -> list[str]:
+@lru_cache(maxsize=32_768)
+def words(text: str) -> tuple[str, ...]:
     """The lower-case words of `text`, each identifier split into its parts; a camelCase or
-    digit-joined identifier also gives its whole lower-cased run (`customerid`)."""
+    digit-joined identifier also gives its whole lower-cased run (`customerid`). Cached:
+    column names and descriptions repeat across the tables of a catalog."""
     out: list[str] = []
     for m in _RUN.finditer(text):
         run = m.group()
@@ -34,7 +37,7 @@ def words(text: str) -> list[str]:
         if len(parts) > 1:
             out.extend(p.lower() for p in parts)
         out.append(run.lower())
-    return out
+    return tuple(out)
 
 
 def split_words(text: str) -> list[str]:
@@ -49,8 +52,13 @@ def split_words(text: str) -> list[str]:
 
 
 def joined(values: Iterable[str]) -> str:
-    """Words of several values as one text for the full-text index."""
-    return " ".join(w for v in values if v for w in words(v))
+    """The distinct words of several values as one text for the full-text index (a field's
+    relevance is which words it has, not how often: that keeps the index small)."""
+    seen: dict[str, None] = {}
+    for v in values:
+        if v:
+            seen.update(dict.fromkeys(words(v)))
+    return " ".join(seen)
 
 
 def key(text: str) -> str:

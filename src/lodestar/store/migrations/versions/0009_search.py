@@ -18,7 +18,7 @@ depends_on = None
 SQLITE_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
     "name, fqn, description, columns, meta, "
-    "tokenize='porter unicode61 remove_diacritics 2', prefix='2 3', detail=column)",
+    "tokenize='porter unicode61 remove_diacritics 2', detail=column)",
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab_tri USING fts5("
     "term, tokenize='trigram', content='search_vocab', content_rowid='id')",
 )
