@@ -140,7 +140,7 @@ def explain(asset: Asset, forms: list[tuple[str, ...]]) -> tuple[dict[str, str],
     matched: list[str] = []
     for col in doc.get("columns") or ():
         name = col.get("name", "")
-        words = text.words(name) + text.split_words(col.get("description") or "")
+        words = [*text.words(name), *text.split_words(col.get("description") or "")]
         if any(qp.matches(f, w) for f in forms for w in words):
             matched.append(name)
     return highlights, matched[:20]

@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Runs of letters and digits (any script); everything else separates words.
 _RUN = re.compile(r"[^\W_]+", re.UNICODE)
