@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from lodestar.cli import demo, ingest, local, remote
+from lodestar.cli.search import search_app
 
 app = typer.Typer(
     name="lodestar",
@@ -32,6 +33,7 @@ app.command("restore", rich_help_panel=_CLIENT)(remote.restore)
 app.command("versions", rich_help_panel=_CLIENT)(remote.versions)
 app.command("list", rich_help_panel=_CLIENT)(remote.list_assets)
 app.command("events", rich_help_panel=_CLIENT)(remote.events)
+app.add_typer(search_app, name="search", rich_help_panel=_CLIENT)
 
 app.command("ingest", rich_help_panel=_INGEST)(ingest.ingest)
 app.add_typer(ingest.pipelines_app, name="pipelines", rich_help_panel=_INGEST)

@@ -128,11 +128,12 @@ def facets(
     )
     total = 0
     out: dict[str, dict[str, int]] = {name: {} for name in (*SINGLE_VALUED, *MULTI_VALUED)}
-    for facet, value, n in conn.execute(sql_text(stmt), params).tuples():
+    for row in conn.execute(sql_text(stmt), params):
+        facet, value, n = str(row[0]), row[1], int(row[2])
         if facet == "#total":
-            total = int(n)
+            total = n
         elif facet in out:
-            out[facet][value] = int(n)
+            out[facet][str(value)] = n
     for name, counts in out.items():
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_VALUES]
         out[name] = dict(top)
