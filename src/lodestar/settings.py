@@ -27,6 +27,8 @@ SEARCH_BOOSTS = (
     "deprecated_factor",
     "exact",
     "fqn_suffix",
+    "name_words",
+    "name_prefix",
 )
 
 
@@ -90,7 +92,8 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Search ranking weights that differ from the defaults, by name "
         "(lodestar.search.models.Boosts): name, fqn, description, columns, meta, documented, "
-        "owned, tier, certified, popularity, deprecated_factor, exact, fqn_suffix.",
+        "owned, tier, certified, popularity, deprecated_factor, exact, fqn_suffix, name_words, "
+        "name_prefix.",
     )
 
     @field_validator("search_boosts")

@@ -28,6 +28,8 @@ class Boosts:
                  * (deprecated_factor if deprecated)
             + exact (name or FQN equals the query)
             + fqn_suffix (a dotted query inside the FQN) + fqn_suffix (the FQN ends with it)
+            + name_words (the name holds the query's words in a row: `fct_orders` for `orders`)
+            + name_prefix * len(query) / len(name) (the name starts with what was typed)
 
     `text` is bm25 (SQLite FTS5) or ts_rank (PostgreSQL) with the field weights below."""
 
@@ -44,6 +46,8 @@ class Boosts:
     deprecated_factor: float = 0.3
     exact: float = 1000.0
     fqn_suffix: float = 500.0
+    name_words: float = 3.0
+    name_prefix: float = 4.0
 
     @classmethod
     def from_settings(cls, overrides: Mapping[str, float]) -> Boosts:

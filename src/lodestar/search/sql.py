@@ -65,6 +65,11 @@ def score(boosts: Boosts, q: str, name_key: str, params: dict[str, Any]) -> str:
         # A dotted query is an FQN fragment: a whole FQN part sequence, or the start of one.
         q_frag=f"%{like_escape(qlc)}%" if "." in qlc else None,
         q_end=f"%.{like_escape(qlc)}" if "." in qlc else None,
+        b_words=boosts.name_words,
+        q_words=f"% {like_escape(name_key)} %" if name_key else None,
+        b_prefix=boosts.name_prefix,
+        q_prefix=f"{like_escape(qlc)}%" if qlc and " " not in qlc else None,
+        q_len=float(len(qlc)),
     )
     return (
         "(m.ts * (1 + CASE WHEN d.documented THEN :b_doc ELSE 0 END"
@@ -73,7 +78,10 @@ def score(boosts: Boosts, q: str, name_key: str, params: dict[str, Any]) -> str:
         " * CASE WHEN d.deprecated THEN :b_dep ELSE 1 END"
         " + CASE WHEN d.name_key = :q_key OR d.fqn_lc = :q_lc THEN :b_exact ELSE 0 END"
         " + CASE WHEN d.fqn_lc LIKE :q_frag ESCAPE '\\' THEN :b_frag ELSE 0 END"
-        " + CASE WHEN d.fqn_lc LIKE :q_end ESCAPE '\\' THEN :b_frag ELSE 0 END)"
+        " + CASE WHEN d.fqn_lc LIKE :q_end ESCAPE '\\' THEN :b_frag ELSE 0 END"
+        " + CASE WHEN ' ' || d.name_key || ' ' LIKE :q_words ESCAPE '\\' THEN :b_words ELSE 0 END"
+        " + CASE WHEN d.name_lc LIKE :q_prefix ESCAPE '\\'"
+        " THEN :b_prefix * :q_len / length(d.name_lc) ELSE 0 END)"
     )
 
 
