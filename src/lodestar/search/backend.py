@@ -22,12 +22,25 @@ class IndexBackend(Protocol):
     def clear(self, conn: Connection) -> None: ...
 
     def matched(
-        self, terms: Sequence[Term], mode: Mode, boosts: Boosts, params: dict[str, Any]
+        self,
+        terms: Sequence[Term],
+        mode: Mode,
+        boosts: Boosts,
+        params: dict[str, Any],
+        *,
+        ranked: bool,
+        top: int | None = None,
     ) -> str:
-        """SQL of the matched set: rows (doc_id, ts), ts the text score, higher better."""
+        """SQL of the matched set: rows (doc_id, ts), ts the text score (higher better) when
+        `ranked`, else 0 (counting and facets need no score); with `top`, only the `top`
+        best by text score."""
 
     def known(self, conn: Connection, word: str) -> bool:
         """Whether some indexed word starts with `word`."""
+
+    def complete(self, conn: Connection, prefix: str) -> list[str]:
+        """Indexed words that start with `prefix`, shortest first, when the backend has no
+        fast prefix match of its own (else none)."""
 
     def candidates(self, conn: Connection, word: str) -> list[str]:
         """Indexed words that share trigrams with `word` (typo corrections to check)."""

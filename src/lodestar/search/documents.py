@@ -233,7 +233,9 @@ def build(asset: Asset) -> SearchDoc:
         description_text=_clip(text.joined([description[:MAX_TEXT]])),
         columns_text=_clip(text.joined(column_words)),
         meta_text=_clip(
-            text.joined([*tag_words, *terms, *owners, domain or "", *_property_text(props)])
+            text.joined(
+                [asset.kind, *tag_words, *terms, *owners, domain or "", *_property_text(props)]
+            )
         ),
         facets=facets,
     )

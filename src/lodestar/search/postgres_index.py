@@ -47,7 +47,7 @@ _INSERT = (
 
 
 def _term(t: Term) -> str:
-    forms = [f"'{t.word}':*", *(f"'{c}'" for c in t.corrections)]
+    forms = [f"'{t.word}'" + (":*" if t.prefix else ""), *(f"'{c}'" for c in t.corrections)]
     return forms[0] if len(forms) == 1 else "(" + " | ".join(forms) + ")"
 
 
@@ -96,23 +96,39 @@ class PostgresIndex:
         conn.exec_driver_sql("TRUNCATE search_facets, search_docs, search_vocab")
 
     def matched(
-        self, terms: Sequence[Term], mode: Mode, boosts: Boosts, params: dict[str, Any]
+        self,
+        terms: Sequence[Term],
+        mode: Mode,
+        boosts: Boosts,
+        params: dict[str, Any],
+        *,
+        ranked: bool,
+        top: int | None = None,
     ) -> str:
         joiner = " & " if mode == "all" else " | "
         params["ts_query"] = joiner.join(_term(t) for t in terms)
+        if not ranked:
+            return (
+                "SELECT d0.doc_id, 0 AS ts FROM search_docs d0 "
+                "WHERE d0.tsv @@ to_tsquery('english', :ts_query)"
+            )
         # ts_rank's weights are {D, C, B, A} and must lie in [0, 1].
-        top = max(boosts.name, boosts.description, boosts.fqn, boosts.meta, boosts.columns)
+        most = max(boosts.name, boosts.description, boosts.fqn, boosts.meta, boosts.columns)
         params["ts_weights"] = [
-            boosts.columns / top,
-            max(boosts.fqn, boosts.meta) / top,
-            boosts.description / top,
-            boosts.name / top,
+            boosts.columns / most,
+            max(boosts.fqn, boosts.meta) / most,
+            boosts.description / most,
+            boosts.name / most,
         ]
-        return (
+        sql = (
             "SELECT d0.doc_id, ts_rank(CAST(:ts_weights AS float4[]), d0.tsv, tq.q) * 10 AS ts "
             "FROM search_docs d0, to_tsquery('english', :ts_query) AS tq(q) "
             "WHERE d0.tsv @@ tq.q"
         )
+        if top is not None:
+            params["ts_top"] = top
+            sql += " ORDER BY ts DESC LIMIT :ts_top"
+        return sql
 
     def known(self, conn: Connection, word: str) -> bool:
         row = conn.execute(
@@ -120,6 +136,9 @@ class PostgresIndex:
             {"w": like_escape(word) + "%"},
         ).first()
         return row is not None
+
+    def complete(self, conn: Connection, prefix: str) -> list[str]:
+        return []  # `word:*` in the tsquery
 
     def candidates(self, conn: Connection, word: str) -> list[str]:
         rows = conn.execute(

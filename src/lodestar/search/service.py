@@ -30,6 +30,7 @@ from lodestar.store import assets as asset_rows
 from lodestar.store.engine import Store
 
 SNIPPET = 160
+TOP_CANDIDATES = 400
 MAX_LIMIT = 100
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -88,7 +89,7 @@ def make_query(
     )
 
 
-def _mark(s: str, forms: list[tuple[str, ...]]) -> tuple[str, bool]:
+def _mark(s: str, forms: tuple[str, ...]) -> tuple[str, bool]:
     """`s` html-escaped with the words that answer a term in <em>; whether any did."""
     out: list[str] = []
     pos = 0
@@ -96,9 +97,7 @@ def _mark(s: str, forms: list[tuple[str, ...]]) -> tuple[str, bool]:
     for m in _WORD.finditer(s):
         word = m.group()
         parts = text.split_words(word)
-        if any(qp.matches(f, p) for f in forms for p in parts) or any(
-            qp.matches(f, word.lower()) for f in forms
-        ):
+        if any(qp.matches(forms, p) for p in parts) or qp.matches(forms, word.lower()):
             out.append(html.escape(s[pos : m.start()]))
             out.append(f"<em>{html.escape(word)}</em>")
             pos = m.end()
@@ -107,11 +106,11 @@ def _mark(s: str, forms: list[tuple[str, ...]]) -> tuple[str, bool]:
     return "".join(out), hit
 
 
-def _snippet(s: str, forms: list[tuple[str, ...]]) -> str | None:
+def _snippet(s: str, forms: tuple[str, ...]) -> str | None:
     """A window of the text around its first matching word, marked."""
     for m in _WORD.finditer(s):
         parts = text.split_words(m.group())
-        if any(qp.matches(f, p) for f in forms for p in parts):
+        if any(qp.matches(forms, p) for p in parts):
             start = max(0, m.start() - SNIPPET // 3)
             end = min(len(s), start + SNIPPET)
             window = s[start:end]
@@ -120,7 +119,7 @@ def _snippet(s: str, forms: list[tuple[str, ...]]) -> str | None:
     return None
 
 
-def explain(asset: Asset, forms: list[tuple[str, ...]]) -> tuple[dict[str, str], list[str]]:
+def explain(asset: Asset, forms: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
     """Highlights per field and the columns that answer the query."""
     doc = asset.doc
     highlights: dict[str, str] = {}
@@ -141,7 +140,7 @@ def explain(asset: Asset, forms: list[tuple[str, ...]]) -> tuple[dict[str, str],
     for col in doc.get("columns") or ():
         name = col.get("name", "")
         words = [*text.words(name), *text.split_words(col.get("description") or "")]
-        if any(qp.matches(f, w) for f in forms for w in words):
+        if any(qp.matches(forms, w) for w in words):
             matched.append(name)
     return highlights, matched[:20]
 
@@ -157,7 +156,17 @@ class SearchService:
             qp.query_words(q),
             lambda w: backend.known(conn, w),
             lambda w: backend.candidates(conn, w),
+            lambda w: backend.complete(conn, w),
         )
+
+    @staticmethod
+    def _top(query: SearchQuery) -> int | None:
+        """How many of the best text matches the boosts re-rank: all of them when a filter
+        or another sort could leave out or reorder any (exact name and FQN matches are added
+        in any case, sql.page)."""
+        if query.sort != "relevance" or any(query.filters.values()) or query.deleted:
+            return None
+        return max(TOP_CANDIDATES, 4 * (query.offset + query.limit))
 
     def search(self, query: SearchQuery) -> SearchResult:
         with self.store.read() as conn:
@@ -173,16 +182,20 @@ class SearchService:
                 if mode == "any" and len(terms) == 1:
                     break
                 params: dict[str, Any] = {}
-                matched = backend.matched(terms, mode, self.boosts, params)
-                rows = sql.page(conn, matched, dict(params), query, self.boosts, key)
+                ranked = backend.matched(
+                    terms, mode, self.boosts, params, ranked=True, top=self._top(query)
+                )
+                rows = sql.page(conn, ranked, dict(params), query, self.boosts, key)
                 if rows or query.offset:
+                    params = {}
+                    matched = backend.matched(terms, mode, self.boosts, params, ranked=False)
                     if query.facets:
-                        total, facets = sql.facets(conn, matched, dict(params), query)
+                        total, facets = sql.facets(conn, matched, params, query)
                     else:
-                        total = sql.count(conn, matched, dict(params), query)
+                        total = sql.count(conn, matched, params, query)
                     break
             assets = asset_rows.get_many(conn, [r[0] for r in rows])
-        forms = [t.forms for t in terms]
+        forms = tuple(dict.fromkeys(f for t in terms for f in t.forms))
         hits = []
         for asset_id, score in rows:
             asset = assets.get(asset_id)

@@ -105,8 +105,13 @@ def page(
     where = filters(query, params)
     score_sql = score(boosts, query.q, name_key, params)
     params.update(limit=query.limit, offset=query.offset)
+    # Assets whose name or FQN is the query join the matched set whatever their text score.
     stmt = (
-        f"WITH m AS ({matched}) SELECT d.asset_id, {score_sql} AS score "
+        f"WITH t AS MATERIALIZED ({matched}), "
+        "m AS (SELECT doc_id, ts FROM t UNION ALL SELECT x.doc_id, 0 FROM search_docs x "
+        "WHERE (x.name_key = :q_key OR x.fqn_lc = :q_lc) "
+        "AND x.doc_id NOT IN (SELECT doc_id FROM t)) "
+        f"SELECT d.asset_id, {score_sql} AS score "
         f"FROM m JOIN search_docs d ON d.doc_id = m.doc_id WHERE {where} "
         f"ORDER BY {_ORDER[query.sort]} LIMIT :limit OFFSET :offset"
     )

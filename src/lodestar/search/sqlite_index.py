@@ -48,8 +48,13 @@ def _quoted(word: str) -> str:
     return '"' + word.replace('"', "") + '"'
 
 
+COMPLETIONS = 24
+
+
 def _term(t: Term) -> str:
-    forms = [_quoted(t.word) + "*", *(_quoted(c) for c in t.corrections)]
+    # FTS5 prefix queries without a prefix index are slow: the prefix is matched through the
+    # indexed words that start with it (Term.completions).
+    forms = [_quoted(f) for f in t.forms]
     return forms[0] if len(forms) == 1 else "(" + " OR ".join(forms) + ")"
 
 
@@ -97,10 +102,21 @@ class SQLiteIndex:
             conn.exec_driver_sql(stmt)
 
     def matched(
-        self, terms: Sequence[Term], mode: Mode, boosts: Boosts, params: dict[str, Any]
+        self,
+        terms: Sequence[Term],
+        mode: Mode,
+        boosts: Boosts,
+        params: dict[str, Any],
+        *,
+        ranked: bool,
+        top: int | None = None,
     ) -> str:
         joiner = " AND " if mode == "all" else " OR "
         params["fts_match"] = joiner.join(_term(t) for t in terms)
+        if not ranked:
+            return (
+                "SELECT rowid AS doc_id, 0 AS ts FROM search_fts WHERE search_fts MATCH :fts_match"
+            )
         params.update(
             w_name=boosts.name,
             w_fqn=boosts.fqn,
@@ -108,11 +124,15 @@ class SQLiteIndex:
             w_cols=boosts.columns,
             w_meta=boosts.meta,
         )
-        return (
+        sql = (
             "SELECT rowid AS doc_id, "
             "-bm25(search_fts, :w_name, :w_fqn, :w_desc, :w_cols, :w_meta) AS ts "
             "FROM search_fts WHERE search_fts MATCH :fts_match"
         )
+        if top is not None:  # only the best by text score reach the boosts
+            params["fts_top"] = top
+            sql += " ORDER BY ts DESC LIMIT :fts_top"
+        return sql
 
     def known(self, conn: Connection, word: str) -> bool:
         row = conn.execute(
@@ -120,6 +140,16 @@ class SQLiteIndex:
             {"w": word, "hi": word + _TOP},
         ).first()
         return row is not None
+
+    def complete(self, conn: Connection, prefix: str) -> list[str]:
+        rows = conn.execute(
+            sql_text(
+                "SELECT term FROM search_vocab WHERE term > :w AND term < :hi "
+                "ORDER BY length(term), term LIMIT :n"
+            ),
+            {"w": prefix, "hi": prefix + _TOP, "n": COMPLETIONS},
+        )
+        return [r[0] for r in rows]
 
     def candidates(self, conn: Connection, word: str) -> list[str]:
         grams = {word[i : i + 3] for i in range(len(word) - 2)}

@@ -48,6 +48,7 @@ search_docs = sa.Table(
 sa.Index(
     "ix_search_docs_name", search_docs.c.name_lc, postgresql_ops={"name_lc": "text_pattern_ops"}
 )
+sa.Index("ix_search_docs_key", search_docs.c.name_key)
 sa.Index("ix_search_docs_fqn", search_docs.c.fqn_lc, postgresql_ops={"fqn_lc": "text_pattern_ops"})
 
 search_facets = sa.Table(
@@ -73,7 +74,7 @@ SQLITE_DDL = (
     # name, fqn, description, columns, meta: bm25 weighs each (settings.search_weight_*).
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
     f"name, fqn, description, columns, meta, tokenize='{FTS_TOKENIZE}', "
-    "detail=column)",
+    "detail=full)",
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab_tri USING fts5("
     "term, tokenize='trigram', content='search_vocab', content_rowid='id')",
 )

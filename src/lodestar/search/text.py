@@ -40,7 +40,8 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def split_words(text: str) -> list[str]:
+@lru_cache(maxsize=32_768)
+def split_words(text: str) -> tuple[str, ...]:
     """Only the split parts, for queries: `customerId` is `customer id`."""
     out: list[str] = []
     for m in _RUN.finditer(text):
@@ -48,7 +49,7 @@ def split_words(text: str) -> list[str]:
         if len(run) > MAX_WORD:
             continue
         out.extend(p.lower() for p in _parts(run))
-    return out
+    return tuple(out)
 
 
 def joined(values: Iterable[str]) -> str:

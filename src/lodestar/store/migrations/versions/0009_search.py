@@ -18,7 +18,7 @@ depends_on = None
 SQLITE_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
     "name, fqn, description, columns, meta, "
-    "tokenize='porter unicode61 remove_diacritics 2', detail=column)",
+    "tokenize='porter unicode61 remove_diacritics 2', detail=full)",
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab_tri USING fts5("
     "term, tokenize='trigram', content='search_vocab', content_rowid='id')",
 )
@@ -59,6 +59,7 @@ def upgrade() -> None:
         ["name_lc"],
         postgresql_ops={"name_lc": "text_pattern_ops"},
     )
+    op.create_index("ix_search_docs_key", "search_docs", ["name_key"])
     op.create_index(
         "ix_search_docs_fqn",
         "search_docs",
