@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from lodestar.model import fqn as fqn_mod
@@ -104,23 +104,17 @@ class SearchDoc:
         }
 
     def vocabulary(self) -> set[str]:
-        """The words a misspelt query word may be corrected to: names, columns, FQN parts,
-        tags and the like, and description words (the index's whole vocabulary)."""
-        out: set[str] = set()
-        for t in (
-            self.name_text,
-            self.fqn_text,
-            self.columns_text,
-            self.meta_text,
-            self.description_text,
-        ):
-            out.update(w for w in t.split() if 3 < len(w) <= MAX_VOCAB_WORD and w.isalpha())
-        return out
+        return vocabulary([self])
 
 
-@lru_cache(maxsize=4096)
-def _vocab_words(text: str) -> frozenset[str]:
-    return frozenset(w for w in text.split() if 3 < len(w) <= MAX_VOCAB_WORD and w.isalpha())
+def vocabulary(docs: Sequence[SearchDoc]) -> set[str]:
+    """The words a misspelt query word may be corrected to (and the last word completed
+    to): every alphabetic word of 4 to 40 letters of the documents' fields."""
+    seen: set[str] = set()
+    for d in docs:
+        for t in (d.name_text, d.fqn_text, d.columns_text, d.meta_text, d.description_text):
+            seen.update(t.split())
+    return {w for w in seen if 3 < len(w) <= MAX_VOCAB_WORD and w.isalpha()}
 
 
 def _scope(kind: str, fqn: str) -> tuple[str | None, str | None, str | None]:
@@ -128,10 +122,13 @@ def _scope(kind: str, fqn: str) -> tuple[str | None, str | None, str | None]:
         return fqn, None, None
     if kind not in _SERVICE_KINDS:
         return None, None, None
-    try:
-        parts = fqn_mod.split(fqn)
-    except fqn_mod.FQNError:
-        return None, None, None
+    if '"' in fqn:
+        try:
+            parts = fqn_mod.split(fqn)
+        except fqn_mod.FQNError:
+            return None, None, None
+    else:
+        parts = fqn.split(".")
     depth = _SCOPE_DEPTH.get(kind, 0)
     service = parts[0] if len(parts) > 1 else None
     database = fqn_mod.join(parts[:2]) if depth >= 2 and len(parts) > 2 else None
@@ -143,9 +140,8 @@ def _tier(tags: list[str]) -> float:
     """`Tier.Tier1` is 1.0, `Tier.Tier2` 0.75 ... `Tier.Tier5` 0; no tier tag is 0."""
     best = 0.0
     for t in tags:
-        head, _, tail = t.partition(".")
-        if head.lower() == "tier":
-            digits = "".join(ch for ch in tail if ch.isdigit())
+        if t[:5].lower() == "tier.":
+            digits = "".join(ch for ch in t[5:] if ch.isdigit())
             if digits and 1 <= int(digits) <= 5:
                 best = max(best, (5 - int(digits)) / 4)
     return best

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 
+from lodestar.search import documents
 from lodestar.search.backend import Mode
 from lodestar.search.documents import SearchDoc
 from lodestar.search.models import Boosts
@@ -81,9 +82,7 @@ class PostgresIndex:
                 ([f[0] for f in facets], [f[1] for f in facets], [f[2] for f in facets]),
             )
             count_inserts(conn, "search_facets", len(facets))
-        vocab: set[str] = set()
-        for d in docs:
-            vocab |= d.vocabulary()
+        vocab = documents.vocabulary(docs)
         if vocab:
             # Sorted, so concurrent writers take the unique index's locks in one order.
             conn.exec_driver_sql(

@@ -10,31 +10,7 @@ from dataclasses import dataclass
 from lodestar.search import text
 from lodestar.search.models import MAX_WORDS
 
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "in",
-        "into",
-        "is",
-        "it",
-        "of",
-        "on",
-        "or",
-        "per",
-        "the",
-        "to",
-        "with",
-    ]
-)
+STOP_WORDS = text.STOP_WORDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 
+from lodestar.search import documents
 from lodestar.search.backend import Mode
 from lodestar.search.documents import SearchDoc
 from lodestar.search.models import Boosts
@@ -79,9 +80,7 @@ class SQLiteIndex:
         )
         facets = [(d.doc_id, f, v) for d in docs for f, v in dict.fromkeys(d.facets)]
         insert_rows(conn, "search_facets", ("doc_id", "facet", "value"), facets)
-        vocab: set[str] = set()
-        for d in docs:
-            vocab |= d.vocabulary()
+        vocab = documents.vocabulary(docs)
         if vocab:
             top = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM search_vocab").scalar()
             conn.exec_driver_sql(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 
 # Runs of letters and digits (any script); everything else separates words.
 _RUN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -52,14 +53,18 @@ def split_words(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+STOP_WORDS = frozenset(
+    {"a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it",
+     "of", "on", "or", "per", "the", "to", "with"}
+)  # fmt: skip
+
+
 def joined(values: Iterable[str]) -> str:
-    """The distinct words of several values as one text for the full-text index (a field's
-    relevance is which words it has, not how often: that keeps the index small)."""
-    seen: dict[str, None] = {}
-    for v in values:
-        if v:
-            seen.update(dict.fromkeys(words(v)))
-    return " ".join(seen)
+    """The distinct words of several values as one text for the full-text index, stop words
+    left out (a field's relevance is which words it has, not how often, and queries drop stop
+    words too: that keeps the index small)."""
+    seen = dict.fromkeys(chain.from_iterable(words(v) for v in values if v))
+    return " ".join(w for w in seen if w not in STOP_WORDS)
 
 
 def key(text: str) -> str:
