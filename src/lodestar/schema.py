@@ -20,6 +20,7 @@ def metadata() -> sa.MetaData:
     import lodestar.lineage.store
     import lodestar.openlineage.store
     import lodestar.quality.store
+    import lodestar.search.store
     import lodestar.usage.queries
     import lodestar.usage.store  # noqa: F401
 

@@ -12,6 +12,25 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The weights of lodestar.search.models.Boosts (settings import no other layer).
+SEARCH_BOOSTS = (
+    "name",
+    "fqn",
+    "description",
+    "columns",
+    "meta",
+    "documented",
+    "owned",
+    "tier",
+    "certified",
+    "popularity",
+    "deprecated_factor",
+    "exact",
+    "fqn_suffix",
+    "name_words",
+    "name_prefix",
+)
+
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message says how to fix it."""
@@ -91,6 +110,27 @@ class Settings(BaseSettings):
                     f"entry {entry!r}: write namespace=service, e.g. "
                     "postgres://db.prod:5432=warehouse"
                 )
+        return v
+
+    search_boosts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Search ranking weights that differ from the defaults, by name "
+        "(lodestar.search.models.Boosts): name, fqn, description, columns, meta, documented, "
+        "owned, tier, certified, popularity, deprecated_factor, exact, fqn_suffix, name_words, "
+        "name_prefix.",
+    )
+
+    @field_validator("search_boosts")
+    @classmethod
+    def _boosts(cls, v: dict[str, float]) -> dict[str, float]:
+        known = SEARCH_BOOSTS
+        for k, x in v.items():
+            if k not in known:
+                raise ValueError(
+                    f"unknown search boost {k!r}: use one of {', '.join(sorted(known))}"
+                )
+            if not 0 <= x <= 1_000_000:
+                raise ValueError(f"search boost {k!r} must be between 0 and 1000000")
         return v
 
     @field_validator("database_url")

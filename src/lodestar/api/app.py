@@ -24,6 +24,7 @@ from lodestar.api.routers import (
     events,
     observations,
     pipeline_runs,
+    search,
     sql_lineage,
     tokens,
 )
@@ -177,6 +178,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     routers = [bulk.router, events.router, tokens.router, observations.router]
     routers += [pipeline_runs.router, columns.router]
     routers += [sql_lineage.router, lineage_routes.router, openlineage_routes.router]
+    routers += [search.router]
     for r in routers:
         app.router.routes.extend(r.routes)
 

@@ -9,6 +9,7 @@ import typer
 
 from lodestar.cli import demo, ingest, local, remote
 from lodestar.cli.lineage import lineage_app
+from lodestar.cli.search import search_app
 
 app = typer.Typer(
     name="lodestar",
@@ -34,6 +35,7 @@ app.command("versions", rich_help_panel=_CLIENT)(remote.versions)
 app.command("list", rich_help_panel=_CLIENT)(remote.list_assets)
 app.command("events", rich_help_panel=_CLIENT)(remote.events)
 app.add_typer(lineage_app, name="lineage", rich_help_panel=_CLIENT)
+app.add_typer(search_app, name="search", rich_help_panel=_CLIENT)
 
 app.command("ingest", rich_help_panel=_INGEST)(ingest.ingest)
 app.add_typer(ingest.pipelines_app, name="pipelines", rich_help_panel=_INGEST)

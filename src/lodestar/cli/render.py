@@ -173,3 +173,22 @@ def bulk_failures(statuses: Sequence[dict[str, Any]], docs: Sequence[dict[str, A
         detail = str((s.get("error") or {}).get("detail", ""))
         table.add_row(str(n), escape(what), str(s.get("status", "")), escape(detail))
     return table
+
+
+def search_hits(page: dict[str, Any]) -> Table:
+    """Search hits: kind, FQN, score, the columns that matched, the description's start."""
+    hits = page.get("data", [])
+    total = page.get("paging", {}).get("total", len(hits))
+    table = Table(title=f"{len(hits)} of {total} matches", title_justify="left")
+    for header in ("kind", "fqn", "score", "matched columns", "description"):
+        table.add_column(header, overflow="fold")
+    for h in hits:
+        description = (h.get("description") or "").split("\n", 1)[0]
+        table.add_row(
+            h["kind"],
+            h["fqn"],
+            f"{h['score']:.2f}",
+            ", ".join(h.get("matched_columns", [])),
+            description[:80] + ("…" if len(description) > 80 else ""),
+        )
+    return table

@@ -352,6 +352,40 @@ class LodestarClient:
             if not cursor or not page["data"]:
                 return
 
+    def search(
+        self,
+        q: str,
+        *,
+        kind: str | Sequence[str] | None = None,
+        tag: str | Sequence[str] | None = None,
+        owner: str | Sequence[str] | None = None,
+        filters: Mapping[str, str | Sequence[str]] | None = None,
+        deleted: bool = False,
+        sort: str = "relevance",
+        limit: int = 10,
+        after: str | None = None,
+    ) -> Json:
+        """One page of search results: `{"data", "paging", "facets"}` (GET /api/v1/search).
+        Filters (kind, service, database, schema, owner, tag, glossary_term, domain) take a
+        value or a list of values."""
+        params: dict[str, Any] = {"q": q, "sort": sort, "limit": limit}
+        for name, value in {"kind": kind, "tag": tag, "owner": owner, **(filters or {})}.items():
+            if value:
+                params[name] = [value] if isinstance(value, str) else list(value)
+        if deleted:
+            params["deleted"] = "true"
+        if after:
+            params["after"] = after
+        page: Json = self._json("GET", "/api/v1/search", params=params)
+        return page
+
+    def suggest(self, q: str, limit: int = 10) -> JsonList:
+        """Assets whose name or FQN starts with what was typed (GET /api/v1/search/suggest)."""
+        data: JsonList = self._json(
+            "GET", "/api/v1/search/suggest", params={"q": q, "limit": limit}
+        )["data"]
+        return data
+
     def versions(self, kind: str, fqn: str | None = None, id: str | None = None) -> JsonList:
         """Every version of an asset, newest first, with what changed and who changed it."""
         if id is None:
