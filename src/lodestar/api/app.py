@@ -19,6 +19,7 @@ from lodestar.api.deps import AppServices, Reader
 from lodestar.api.fast_reads import FastReads
 from lodestar.api.guards import HeadAsGet, NulGuard
 from lodestar.api.routers import bulk, columns, events, observations, pipeline_runs, tokens
+from lodestar.api.routers import quality as quality_routes
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
 from lodestar.catalog import Catalog
@@ -166,6 +167,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     kind_routes = routing.KindRoutes(app, kind_router)
     routers = [bulk.router, events.router, tokens.router, observations.router]
     routers += [pipeline_runs.router, columns.router]
+    routers += [quality_routes.router]
     for r in routers:
         app.router.routes.extend(r.routes)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lodestar.cli import demo, ingest, local, remote
+from lodestar.cli import demo, ingest, local, quality, remote
 
 app = typer.Typer(
     name="lodestar",
@@ -36,6 +36,8 @@ app.command("events", rich_help_panel=_CLIENT)(remote.events)
 app.command("ingest", rich_help_panel=_INGEST)(ingest.ingest)
 app.add_typer(ingest.pipelines_app, name="pipelines", rich_help_panel=_INGEST)
 app.command("connectors", rich_help_panel=_INGEST)(ingest.connectors)
+
+app.add_typer(quality.quality_app, name="quality", rich_help_panel="Data quality")
 
 
 def _version(value: bool) -> None:

@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lodestar.catalog import Catalog, InvalidInput, Key, NotFound, WriteContext
+from lodestar.ingest.errors import ConfigError
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.test_types import TEST_TYPES, check_type, family
+from lodestar.quality.connect import Engines, locate
 from lodestar.store import assets as q
 
 _TEST_KEYS = {"severity", "name", "description", "schedule", "enabled"}
@@ -62,10 +64,10 @@ class _Problems:
         if self.items:
             first = self.items[0]
             more = f" (and {len(self.items) - 1} more)" if len(self.items) > 1 else ""
-            raise InvalidInput(f"{_where(first['loc'])}: {first['msg']}{more}", errors=self.items)
+            raise InvalidInput(f"{where(first['loc'])}: {first['msg']}{more}", errors=self.items)
 
 
-def _where(loc: Sequence[str | int]) -> str:
+def where(loc: Sequence[str | int]) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -161,9 +163,11 @@ def _tests(
     return out
 
 
-def parse(document: Any, catalog: Catalog) -> list[dict[str, Any]]:
-    """The test case bodies a checks file asks for; InvalidInput listing every problem."""
+def parse(document: Any, catalog: Catalog, *, connect: bool = False) -> list[dict[str, Any]]:
+    """The test case bodies a checks file asks for; InvalidInput listing every problem. With
+    `connect`, each table's database must answer too (its connection is usable from here)."""
     problems = _Problems()
+    engines = Engines(catalog) if connect else None
     if not isinstance(document, dict) or not isinstance(document.get("checks"), list):
         raise InvalidInput(
             "a checks file is a mapping with `checks:`, a list of tables and their tests",
@@ -252,15 +256,39 @@ def parse(document: Any, catalog: Catalog) -> list[dict[str, Any]]:
                 continue
             names[key] = where
             bodies.append(body)
+    if engines is not None:
+        engines.dispose()
     problems.raise_any()
     return bodies
 
 
+def _unreachable(engines: Engines, table_fqn: str) -> str | None:
+    """Why the table's database cannot be reached from here, or None."""
+    import sqlalchemy as sa
+
+    try:
+        service = fqn_mod.split(table_fqn)[0]
+        loc = locate(table_fqn, engines.service_type(service))
+        with engines.engine(loc.service, loc.database).connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except ConfigError as e:
+        return f"no usable connection: {e}"
+    except Exception as e:  # any driver's failure to connect
+        orig = getattr(e, "orig", None) or e
+        return f"cannot reach the table's database: {' '.join(str(orig).split())[:300]}"
+    return None
+
+
 def apply(
-    catalog: Catalog, document: Any, ctx: WriteContext, *, prune: bool = False
+    catalog: Catalog,
+    document: Any,
+    ctx: WriteContext,
+    *,
+    prune: bool = False,
+    connect: bool = False,
 ) -> ApplyReport:
     """Write the file's test cases in one unit of work; a second apply changes nothing."""
-    bodies = parse(document, catalog)
+    bodies = parse(document, catalog, connect=connect)
     tables = sorted({b["table"] for b in bodies} | _named_tables(document))
     report = ApplyReport()
     with catalog.transaction(ctx) as tx:
@@ -294,4 +322,4 @@ def _named_tables(document: Mapping[str, Any]) -> set[str]:
     return out
 
 
-__all__ = ["ApplyReport", "apply", "parse"]
+__all__ = ["ApplyReport", "apply", "parse", "where"]
