@@ -226,7 +226,8 @@ def compile_case(case: Case, source: Source, now_s: float) -> Compiled | None:
             bad = _count(m["bad"])
             v = Verdict("passed" if bad == 0 else "failed", float(bad), None, 0.0, bad)
             v.observed = {"min": _num(m["min"]), "max": _num(m["max"])}
-            v.message = f"values must be within [{lo}, {hi}]"
+            if bad:
+                v.message = f"values must be within [{lo}, {hi}]"
             return v
 
         return Compiled(
