@@ -124,6 +124,7 @@ def _file(catalog: Catalog, ctx: WriteContext, src: Source, service: dict[str, A
     types = TYPES[src.system]
     col = lambda names: [{"name": n, "data_type": t} for n, t in zip(names, types, strict=False)]  # noqa: E731
     lines = [
+        BulkLine("user", {"name": "alice", "email": "alice@example.com"}),
         BulkLine("service", {"name": src.service, "category": "database", **service}),
         BulkLine("database", {"name": src.database, "service": src.service}),
         BulkLine("schema", {"name": src.schema, "database": f"{src.service}.{src.database}"}),
@@ -159,7 +160,25 @@ def _statements(src: Source) -> list[str]:
 def source(
     request: pytest.FixtureRequest, catalog: Catalog, admin_ctx: WriteContext, tmp_path: Path
 ) -> Iterator[Source]:
-    system: str = request.param
+    """The shop on each source system (and the catalog on each backend)."""
+    yield from _build(request.param, request, catalog, admin_ctx, tmp_path)
+
+
+@pytest.fixture
+def lite(
+    request: pytest.FixtureRequest, catalog: Catalog, admin_ctx: WriteContext, tmp_path: Path
+) -> Iterator[Source]:
+    """The shop on SQLite only, for what does not depend on the source system."""
+    yield from _build("sqlite", request, catalog, admin_ctx, tmp_path)
+
+
+def _build(
+    system: str,
+    request: pytest.FixtureRequest,
+    catalog: Catalog,
+    admin_ctx: WriteContext,
+    tmp_path: Path,
+) -> Iterator[Source]:
     if system == "sqlite":
         path = tmp_path / "shop.db"
         src = Source(system, catalog, admin_ctx, "lite", "shop", "main", f"sqlite:///{path}")

@@ -153,7 +153,11 @@ def test_each_test_type_catches_its_defect_and_passes_on_clean_data(
     assert results["id_unique"].sample == [{"id": 1, "occurrences": 2}]
     assert results["customer_id_reference"].sample == [{"customer_id": 9}]
     assert sorted(r["amount"] for r in results["amount_between"].sample or []) == [-5.0, 99999.0]
-    assert results["schema_unchanged"].observed == {"added": [], "removed": [], "retyped": ["extra"]}
+    assert results["schema_unchanged"].observed == {
+        "added": [],
+        "removed": [],
+        "retyped": ["extra"],
+    }
     scan_sql = results["id_not_null"].sql[0]
     assert scan_sql == results["amount_between"].sql[0], "column tests share the one scan"
     assert "count(*)" in scan_sql.lower()

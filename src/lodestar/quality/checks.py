@@ -196,6 +196,10 @@ def parse(document: Any, catalog: Catalog, *, connect: bool = False) -> list[dic
         columns = {
             c["name"]: c["data_type"] for c in (table.doc.get("columns", []) if table else [])
         }
+        if engines is not None and table is not None:
+            why = _unreachable(engines, table.fqn)
+            if why:
+                problems.add([*loc, "table"], why)
         owners = _owners(check.get("owners"), [*loc, "owners"], problems)
         found = _tests(check.get("tests"), [*loc, "tests"], None, problems)
         per_column = check.get("columns") or {}
