@@ -222,12 +222,17 @@ class CheckType:
             model = self.params.model_validate(parameters if parameters is not None else {})
         except ValidationError as e:
             err = e.errors(include_input=False)[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ValueError(f"{self.name}: {where + ': ' if where else ''}{err['msg']}") from None
+            loc, msg = list(err["loc"]), err["msg"]
+            if len(loc) > 1 and loc[-1] in _MEMBER:  # one member of a union: say what fits
+                msg = f"must be {_MEMBER[str(loc[-1])]}"
+                loc = loc[:-1]
+            where = ".".join(str(p) for p in loc)
+            raise ValueError(f"{self.name}: {where + ': ' if where else ''}{msg}") from None
         return model.model_dump(exclude_none=True)
 
 
 _NUMERIC: tuple[Family, ...] = ("numeric",)
+_MEMBER = {"int": "a number", "float": "a number", "str": "text", "bool": "true or false"}
 
 TEST_TYPES: dict[str, CheckType] = {
     t.name: t

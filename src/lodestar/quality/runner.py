@@ -407,7 +407,7 @@ class Runner:
                     "idem_key": row["idem_key"],
                     "test_id": r.case.id,
                     "event_ts": now,
-                    "duration_ms": r.duration_ms,
+                    "duration_ms": round(r.duration_ms, 3),
                     "detail": r.detail(),
                 }
             )

@@ -44,7 +44,8 @@ def parse_window(text: str) -> float:
     except ValueError as e:
         raise InvalidInput(str(e), errors=[{"loc": ["query", "window"], "msg": str(e)}]) from None
     if seconds <= 0:
-        raise InvalidInput("window must be longer than 0", errors=[{"loc": ["window"], "msg": ""}])
+        msg = "a window is longer than 0: write 30d, 12h"
+        raise InvalidInput(msg, errors=[{"loc": ["query", "window"], "msg": msg}])
     return seconds
 
 
