@@ -202,6 +202,7 @@ def soda_files(tmp: Path, db: str, host: str, port: int) -> tuple[Path, Path]:
     ds.write_text(
         "type: postgres\nname: bench\nconnection:\n"
         f"  host: {host}\n  port: {port}\n  user: postgres\n  database: {db}\n"
+        "  password: unused\n"  # the bench server trusts local connections
     )
     contract = tmp / "soda_contract.yml"
     contract.write_text(

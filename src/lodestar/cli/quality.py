@@ -82,10 +82,10 @@ def apply(
             echo_json(report.to_dict())
             return
         counts = {k: len(v) for k, v in report.to_dict().items()}
-        out().print(", ".join(f"{n} {k}" for k, n in counts.items()))
+        typer.echo(", ".join(f"{n} {k}" for k, n in counts.items()))
         for what in ("created", "updated", "deleted"):
             for fqn in getattr(report, what):
-                out().print(f"  {what}: {fqn}", markup=False)
+                typer.echo(f"  {what}: {fqn}")
 
 
 @quality_app.command("run")
@@ -172,11 +172,11 @@ def status(
         if as_json:
             echo_json(answer)
             return
-        out().print(f"{answer['fqn']}: {answer['status']}", markup=False)
+        typer.echo(f"{answer['fqn']}: {answer['status']}")
         for t in answer["tests"]:
             stale = f" (stale: {t['stale']})" if t["stale"] else ""
             line = f"  {t['name']}: {t['status']} value={_n(t['value'])}"
-            out().print(f"{line} last_run={t['last_run']}{stale}", markup=False)
+            typer.echo(f"{line} last_run={t['last_run']}{stale}")
 
 
 @quality_app.command("wait")
@@ -203,7 +203,7 @@ def wait(
             answer = client.wait_ready(kind, fqn, timeout=timeout_s, interval=interval_s)
         except NotReady as e:
             fail(f"not ready after {timeout}: {e.detail}")
-        out().print(f"{answer['fqn']}: ready", markup=False)
+        typer.echo(f"{answer['fqn']}: ready")
 
 
 @quality_app.command("types")

@@ -66,7 +66,7 @@ def family(data_type: str) -> Family:
 
 
 class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 Number = int | float

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lodestar.catalog import Catalog, Key, NotFound
 from lodestar.ingest.errors import ConfigError
-from lodestar.ingest.limits import ServerRunLimits
-from lodestar.ingest.recipe import expand_env
 from lodestar.model import fqn as fqn_mod
+
+if TYPE_CHECKING:
+    from lodestar.ingest.limits import ServerRunLimits
 
 _SERVER_DRIVERS = {
     "postgres": "postgresql+psycopg",
@@ -88,7 +89,11 @@ class Engines:
         return found
 
     def _expand(self, value: Any, where: str) -> Any:
-        expanded = expand_env(value, where, self.limits)
+        expanded = value
+        if "${" in str(value):  # the recipe module (yaml, pydantic) only when there is one
+            from lodestar.ingest.recipe import expand_env
+
+            expanded = expand_env(value, where, self.limits)
         if self.limits is not None:
             self.limits.check(expanded if isinstance(expanded, dict) else {"url": expanded}, where)
         return expanded

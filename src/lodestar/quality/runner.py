@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,7 +23,6 @@ from sqlalchemy.engine import Engine
 from lodestar.auth.principal import SYSTEM
 from lodestar.catalog import Catalog, Key, NotFound, WriteContext
 from lodestar.ingest.errors import ConfigError
-from lodestar.ingest.limits import ServerRunLimits
 from lodestar.model import fqn as fqn_mod
 from lodestar.model.records import Asset, Origin, now_us
 from lodestar.model.test_types import duration_s
@@ -32,6 +31,9 @@ from lodestar.quality import store as qstore
 from lodestar.quality.connect import Engines, locate
 from lodestar.store import assets as q
 from lodestar.store import series
+
+if TYPE_CHECKING:
+    from lodestar.ingest.limits import ServerRunLimits
 
 ORIGIN = Origin("integration", "quality")
 # The stored status of each result status (the fact table's vocabulary, which dbt shares).
