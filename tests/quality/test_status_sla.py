@@ -158,3 +158,43 @@ def test_ready_needs_the_asset_and_its_upstream_fresh_and_passing(lite: Source) 
     assert got["ready"] is False
     assert got["reasons"] == [f"upstream table {upstream}: test row_count_between failed"]
     assert got["upstream"] == [{"kind": "table", "fqn": upstream, "status": "failing"}]
+
+
+def test_volume_anomaly_learns_then_judges_against_its_own_history(lite: Source) -> None:
+    src = lite
+    doc = {
+        "checks": [
+            {
+                "table": src.fqn("clean"),
+                "tests": [{"volume_anomaly": {"min_history": 7}}],
+                "columns": {"email": [{"null_ratio_anomaly": {"min_history": 7}}]},
+            }
+        ]
+    }
+    checks.apply(src.catalog, doc, src.ctx)
+    day = 86_400 * 10**6
+    seen = []
+    for k in range(8, 0, -1):  # a result a day for 8 days: 4 rows, no NULL email
+        run = Runner(src.catalog, now=NOW_US - k * day).run([src.fqn("clean")])
+        seen.append({r.case.name: (r.status, r.message) for r in run[0].results})
+    assert seen[0]["volume_anomaly"] == (
+        "passed",
+        "learning: 0 of 7 results needed before it judges",
+    )
+    assert seen[6]["volume_anomaly"] == (
+        "passed",
+        "learning: 6 of 7 results needed before it judges",
+    )
+    assert seen[7]["volume_anomaly"] == ("passed", None)
+
+    src.execute("DELETE FROM clean WHERE id = 4", "UPDATE clean SET email = NULL WHERE id = 3")
+    (run,) = Runner(src.catalog, now=NOW_US).run([src.fqn("clean")])
+    got = {r.case.name: r for r in run.results}
+    volume = got["volume_anomaly"]
+    assert (volume.status, volume.value) == ("failed", 3.0)
+    # History: 8 results of 4 rows (fewer than 7 on this weekday, so all of them): median 4,
+    # MAD 0, so the spread is its floor, 0.1% of the median, times 3.
+    assert (volume.expected_min, volume.expected_max) == (4 - 0.012, 4 + 0.012)
+    assert volume.message == "3.0 is outside the expected [3.988, 4.012]"
+    nulls = got["email_null_ratio_anomaly"]
+    assert (nulls.status, nulls.value, nulls.failed_rows) == ("failed", 1 / 3, 1)

@@ -207,6 +207,28 @@ class Reference(Params):
     )
 
 
+class Anomaly(Params):
+    min_history: Annotated[int, Field(ge=3, le=1000)] = Field(
+        7, description="Results needed before it judges; until then it passes, learning."
+    )
+    sensitivity: Annotated[float, Field(gt=0, le=100)] = Field(
+        3.0, description="How many robust deviations (scaled MAD) from the median pass."
+    )
+    weekly: bool = Field(
+        True,
+        description="Compare with the same weekday's results when there are min_history of "
+        "them (weekly seasonality), else with all of the last 12 weeks.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _int(cls, v: Any) -> Any:
+        s = v.get("sensitivity") if isinstance(v, dict) else None
+        if isinstance(s, int) and not isinstance(s, bool):
+            return {**v, "sensitivity": float(s)}
+        return v
+
+
 @dataclass(frozen=True, slots=True)
 class CheckType:
     name: str
@@ -305,6 +327,19 @@ TEST_TYPES: dict[str, CheckType] = {
             MeanBetween,
             "The mean of the values is within [min, max].",
             _NUMERIC,
+        ),
+        CheckType(
+            "volume_anomaly",
+            "table",
+            Anomaly,
+            "The row count is within the range its own history expects (median and scaled "
+            "MAD, by weekday).",
+        ),
+        CheckType(
+            "null_ratio_anomaly",
+            "column",
+            Anomaly,
+            "The share of NULLs is within the range its own history expects.",
         ),
         CheckType(
             "reference",

@@ -9,6 +9,7 @@ each dialect quotes and spells them (PostgreSQL, SQLite, DuckDB, and any other w
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -259,6 +260,15 @@ def compile_case(case: Case, source: Source, now_s: float) -> Compiled | None:
         return Compiled(
             {"bad": _sum_if(bad_length(t))}, lambda m: _bad_rows(_count(m["bad"])), bad_length
         )
+    if kind == "volume_anomaly":  # judged against its history by the runner
+        return Compiled({"rows": rows}, lambda m: Verdict("passed", _num(m["rows"])))
+    if kind == "null_ratio_anomaly":
+
+        def share(m: Mapping[str, Any]) -> Verdict:
+            n, total = _count(m["nulls"]), _count(m["rows"])
+            return Verdict("passed", n / total if total else 0.0, failed_rows=n)
+
+        return Compiled({"nulls": rows - sa.func.count(col), "rows": rows}, share)
     if kind == "distinct_count_between":
         return Compiled(
             {"distinct": sa.func.count(sa.distinct(col))},
@@ -374,7 +384,33 @@ def rows_of(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     return [{k: json_value(v) for k, v in zip(keys, row, strict=True)} for row in result]
 
 
+ANOMALY = ("volume_anomaly", "null_ratio_anomaly")
+MAD_SCALE = 1.4826  # a normal distribution's standard deviation per median absolute deviation
+
+
+def expected_range(
+    history: Sequence[tuple[int, float]], now_us: int, params: Mapping[str, Any]
+) -> tuple[float, float, int] | None:
+    """(low, high, results used) from a test's past values, or None while it has fewer than
+    `min_history`: the median plus or minus `sensitivity` scaled MADs, of the same weekday's
+    values when there are enough of them (weekly seasonality)."""
+    need = int(params.get("min_history", 7))
+    values = [v for _ts, v in history]
+    if params.get("weekly", True):
+        day = datetime.fromtimestamp(now_us / 1e6, UTC).weekday()
+        same = [v for ts, v in history if datetime.fromtimestamp(ts / 1e6, UTC).weekday() == day]
+        if len(same) >= need:
+            values = same
+    if len(values) < need:
+        return None
+    mid = statistics.median(values)
+    mad = statistics.median(abs(v - mid) for v in values) * MAD_SCALE
+    spread = float(params.get("sensitivity", 3.0)) * max(mad, abs(mid) * 0.001, 1e-9)
+    return mid - spread, mid + spread, len(values)
+
+
 __all__ = [
+    "ANOMALY",
     "SAMPLE_ROWS",
     "Case",
     "Compiled",
@@ -383,6 +419,7 @@ __all__ = [
     "Verdict",
     "compile_case",
     "custom_statements",
+    "expected_range",
     "json_value",
     "plan_scan",
     "reference_statements",

@@ -41,6 +41,7 @@ STORED = {"passed": "success", "failed": "failed", "error": "aborted"}
 FROM_STORED = {"success": "passed", "failed": "failed", "aborted": "error", "warning": "failed"}
 CASE_STATUS = {"passed": "passing", "failed": "failing", "error": "error"}
 LOAD_OBSERVATIONS = ("pipeline_run", "load")
+DAY_US = 86_400_000_000
 
 
 @dataclass(slots=True)
@@ -266,9 +267,35 @@ class Runner:
                     r = Result(case, "error", message=_said(e), sql=[text], duration_ms=elapsed)
                 out[tid] = r
         for tid, r in out.items():
+            if r.case.test_type in qc.ANOMALY and r.status == "passed":
+                self._judge_anomaly(r)
             if r.status == "failed":
                 self._sample(engine, scan, cases[tid], r)
         return out
+
+    def _judge_anomaly(self, r: Result) -> None:
+        """Compare the measured value with the test's own history (12 weeks before now)."""
+        now = self.now if self.now is not None else now_us()
+        with self.catalog.store.read() as conn:
+            past = qstore.results_between(conn, [r.case.id], now - 84 * DAY_US, now)
+        history = [
+            (int(p["event_ts"]), float(p["value"]))
+            for p in past
+            if p["value"] is not None
+            and p["status"] != "aborted"
+            and p["event_ts"] >= now - 84 * DAY_US
+        ]
+        window = qc.expected_range(history, now, r.case.params)
+        if window is None:
+            need = r.case.params.get("min_history", 7)
+            r.message = f"learning: {len(history)} of {need} results needed before it judges"
+            return
+        low, high, used = window
+        r.expected_min, r.expected_max = low, high
+        r.observed = {"history": used}
+        if r.value is None or not low <= r.value <= high:
+            r.status = "failed"
+            r.message = f"{r.value} is outside the expected [{low:.6g}, {high:.6g}]"
 
     def _sample(self, engine: Engine, scan: qc.Scan, case: qc.Case, r: Result) -> None:
         stmt = qc.sample_statement(case, scan.parts[case.id], scan.source)
