@@ -35,6 +35,7 @@ from lodestar.store.tables import edges
 S = 1_000_000
 DEFAULT_STALE_AFTER_S = 7 * 86_400
 UPSTREAM_LIMIT = 200
+MAX_WINDOW_S = 3660 * 86_400
 
 
 def parse_window(text: str) -> float:
@@ -43,6 +44,9 @@ def parse_window(text: str) -> float:
         seconds = duration_s(text)
     except ValueError as e:
         raise InvalidInput(str(e), errors=[{"loc": ["query", "window"], "msg": str(e)}]) from None
+    if seconds > MAX_WINDOW_S:
+        msg = "a window is at most 3660d (ten years)"
+        raise InvalidInput(msg, errors=[{"loc": ["query", "window"], "msg": msg}])
     if seconds <= 0:
         msg = "a window is longer than 0: write 30d, 12h"
         raise InvalidInput(msg, errors=[{"loc": ["query", "window"], "msg": msg}])
