@@ -241,6 +241,7 @@ class Seed:
     glossary: str
     domain: str
     ids: dict[str, str] = field(default_factory=dict)
+    table: str | None = None  # made on first need, for kinds a table contains (test cases)
 
     def table_body(self, name: str, **fields: Any) -> dict[str, Any]:
         body: dict[str, Any] = {

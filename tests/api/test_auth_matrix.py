@@ -75,6 +75,7 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     "query": {"sql": "select 1"},
     "custom_property": {"entity_kind": "topic", "property_type": "string"},
     "ingestion_pipeline": {"recipe": {"source": {"type": "postgres", "config": {}}}},
+    "test_case": {"test_type": "not_null", "column": "id"},
 }
 CURATED_KINDS = ("custom_property",)  # every write is a steward's or an admin's
 RECIPE_KINDS = ("ingestion_pipeline",)  # creating one stores a recipe the server runs
@@ -133,12 +134,20 @@ def _create(api: Api, kind: KindSpec, seed: Seed, owners: list[dict[str, str]]) 
     return api.put_ok(kind.plural, asset_body(kind, unique(kind.name), seed, owners))
 
 
+def _parent_table(api: Api, seed: Seed) -> None:
+    """The table that test cases (a kind contained in a table) are written under."""
+    if seed.table is None:
+        seed.table = api.put_ok("tables", seed.table_body(unique("tested")))["fqn"]
+
+
 def prepare(api: Api, seed: Seed, route: tuple[str, str], owners: list[dict[str, str]]) -> Call:
     """A request an admin could make on `route`, on assets owned by `owners`."""
     method, path = route
     hit = _kind_of_route(path)
     if hit is not None:
         kind, rest = hit
+        if kind.parents and kind.parents[0].kind == "table":
+            _parent_table(api, seed)
         plural = kind.plural
         # Only curators define custom properties or store a recipe the server runs.
         curated = kind.name in CURATED_KINDS

@@ -30,6 +30,7 @@ from lodestar.api.routers import (
 )
 from lodestar.api.routers import lineage as lineage_routes
 from lodestar.api.routers import openlineage as openlineage_routes
+from lodestar.api.routers import quality as quality_routes
 from lodestar.api.routers.assets import json_response, kind_router
 from lodestar.auth.tokens import TokenService
 from lodestar.catalog import Catalog
@@ -179,6 +180,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     routers += [pipeline_runs.router, columns.router]
     routers += [sql_lineage.router, lineage_routes.router, openlineage_routes.router]
     routers += [search.router]
+    routers += [quality_routes.router]
     for r in routers:
         app.router.routes.extend(r.routes)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lodestar.cli import demo, ingest, local, remote
+from lodestar.cli import demo, ingest, local, quality, remote
 from lodestar.cli.lineage import lineage_app
 from lodestar.cli.search import search_app
 
@@ -34,7 +34,6 @@ app.command("restore", rich_help_panel=_CLIENT)(remote.restore)
 app.command("versions", rich_help_panel=_CLIENT)(remote.versions)
 app.command("list", rich_help_panel=_CLIENT)(remote.list_assets)
 app.command("events", rich_help_panel=_CLIENT)(remote.events)
-app.add_typer(lineage_app, name="lineage", rich_help_panel=_CLIENT)
 app.add_typer(search_app, name="search", rich_help_panel=_CLIENT)
 
 app.command("ingest", rich_help_panel=_INGEST)(ingest.ingest)
@@ -42,6 +41,7 @@ app.add_typer(ingest.pipelines_app, name="pipelines", rich_help_panel=_INGEST)
 app.command("connectors", rich_help_panel=_INGEST)(ingest.connectors)
 
 app.add_typer(lineage_app, name="lineage", rich_help_panel="Lineage")
+app.add_typer(quality.quality_app, name="quality", rich_help_panel="Data quality")
 
 
 def _version(value: bool) -> None:

@@ -133,3 +133,13 @@ def unreachable(base_url: str, cause: httpx.TransportError) -> ServerUnreachable
     else:
         detail = f"the connection to the Lodestar server at {base_url} failed ({reason})"
     return ServerUnreachable(None, "Server not reachable", detail)
+
+
+class NotReady(LodestarError):
+    """`wait_ready` ran out of time: the asset (or something upstream) is not fresh and
+    passing; `answer` is the last readiness answer, `detail` its reasons."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        reasons = "; ".join(answer.get("reasons") or []) or "not ready"
+        super().__init__(None, "Not ready", f"{answer.get('fqn')}: {reasons}")

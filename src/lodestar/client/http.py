@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 import lodestar
-from lodestar.client.errors import UnknownKind, from_response, unreachable
+from lodestar.client.errors import NotReady, UnknownKind, from_response, unreachable
 from lodestar.model.fqn import quote as fqn_quote
 
 Json = dict[str, Any]
@@ -561,6 +561,44 @@ class LodestarClient:
         return result
 
     # -- system ------------------------------------------------------------------------------
+    # -- quality -----------------------------------------------------------------------------
+    def _quality_path(self, what: str, kind: str, fqn: str) -> str:
+        plural = self.path(kind).rsplit("/", 1)[-1]
+        middle = f"{what}/" if what else ""
+        return f"/api/v1/quality/{middle}{plural}/name/{quote(fqn, safe='')}"
+
+    def quality(self, kind: str, fqn: str) -> Json:
+        """An asset's quality status and its tests' latest results."""
+        result: Json = self._json("GET", self._quality_path("", kind, fqn))
+        return result
+
+    def sla(self, kind: str, fqn: str, window: str = "30d") -> Json:
+        """The SLA the asset delivered over `window` (`30d`, `12h`)."""
+        result: Json = self._json(
+            "GET", self._quality_path("sla", kind, fqn), params={"window": window}
+        )
+        return result
+
+    def ready(self, kind: str, fqn: str) -> Json:
+        """Whether the asset and everything upstream of it is fresh and passing, and why not."""
+        result: Json = self._json("GET", self._quality_path("ready", kind, fqn))
+        return result
+
+    def wait_ready(
+        self, kind: str, fqn: str, *, timeout: float = 3600.0, interval: float = 30.0
+    ) -> Json:
+        """Block until the asset is ready; `NotReady` (with the last reasons) after `timeout`
+        seconds. For an orchestrator task that should not consume bad data."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.ready(kind, fqn)
+            if answer.get("ready"):
+                return answer
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NotReady(answer)
+            time.sleep(min(interval, left))
+
     def health(self) -> Json:
         result: Json = self._json("GET", "/api/v1/health")
         return result

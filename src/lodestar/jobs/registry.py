@@ -13,7 +13,7 @@ from lodestar.settings import Settings
 
 JobKindFactory = Callable[[Catalog, Settings], JobKind]
 
-BUILTIN = ("lodestar.ingest.jobs", "lodestar.series_retention")
+BUILTIN = ("lodestar.ingest.jobs", "lodestar.series_retention", "lodestar.quality.jobs")
 
 _FACTORIES: dict[str, JobKindFactory] = {}
 _loaded = False

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from lodestar.catalog.errors import InvalidInput
@@ -71,6 +72,19 @@ test_latest = sa.Table(
 )
 sa.Index("ix_test_latest_asset", test_latest.c.asset_id, test_latest.c.test_id)
 
+# What a result says beyond its numbers (the runner's: the threshold, the SQL that ran, a
+# bounded sample of failing rows, the error, how long it took), keyed by the result's key.
+test_result_details = sa.Table(
+    "test_result_details",
+    metadata,
+    sa.Column("idem_key", sa.String(series.KEY_LENGTH), primary_key=True),
+    sa.Column("test_id", sa.String(36), nullable=False),
+    sa.Column("event_ts", sa.BigInteger, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=True),
+    sa.Column("detail", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+)
+sa.Index("ix_test_result_details_ts", test_result_details.c.event_ts)
+
 _RESULT_FIELDS = tuple(c.name for c in _typed())
 
 
@@ -100,6 +114,65 @@ def record_results(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     new = series.append(conn, test_results, full)
     _move_latest(conn, full)
     return new
+
+
+def record_details(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store what results say beyond their numbers, by result key (a key stored is kept)."""
+    if not rows:
+        return
+    t = test_result_details
+    keys = [r["idem_key"] for r in rows]
+    have: set[str] = set(
+        conn.execute(sa.select(t.c.idem_key).where(t.c.idem_key.in_(keys))).scalars()
+    )
+    fresh = [dict(r) for r in rows if r["idem_key"] not in have]
+    if fresh:
+        conn.execute(t.insert(), fresh)
+
+
+def details_of(conn: Connection, keys: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Details by result key: `duration_ms` and the `detail` document."""
+    t = test_result_details
+    out: dict[str, dict[str, Any]] = {}
+    keys = list(keys)
+    for i in range(0, len(keys), 500):
+        q = sa.select(t.c.idem_key, t.c.duration_ms, t.c.detail).where(
+            t.c.idem_key.in_(keys[i : i + 500])
+        )
+        for r in conn.execute(q):
+            out[r.idem_key] = {"duration_ms": r.duration_ms, **(r.detail or {})}
+    return out
+
+
+def results_between(
+    conn: Connection, test_ids: Collection[str], since: int, until: int
+) -> list[dict[str, Any]]:
+    """Every result of these tests in [since, until), and each test's last one before
+    `since` (the state the window starts in), in time order."""
+    t = test_results
+    cols = [t.c.test_id, t.c.status, t.c.value, t.c.expected_max, t.c.event_ts]
+    ids = list(test_ids)
+    if not ids:
+        return []
+    rows = [
+        dict(r._mapping)
+        for r in conn.execute(
+            sa.select(*cols)
+            .where(t.c.test_id.in_(ids), t.c.event_ts >= since, t.c.event_ts < until)
+            .order_by(t.c.event_ts, t.c.id)
+        )
+    ]
+    for tid in ids:
+        before = conn.execute(
+            sa.select(*cols)
+            .where(t.c.test_id == tid, t.c.event_ts < since)
+            .order_by(t.c.event_ts.desc(), t.c.id.desc())
+            .limit(1)
+        ).first()
+        if before is not None:
+            rows.append(dict(before._mapping))
+    rows.sort(key=lambda r: r["event_ts"])
+    return rows
 
 
 def _move_latest(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -223,6 +296,8 @@ def erase_assets(conn: Connection, asset_ids: Sequence[str]) -> None:
     """Delete every result of these (hard-deleted) assets."""
     for i in range(0, len(asset_ids), 500):
         chunk = list(asset_ids[i : i + 500])
+        keys = sa.select(test_results.c.idem_key).where(test_results.c.asset_id.in_(chunk))
+        conn.execute(test_result_details.delete().where(test_result_details.c.idem_key.in_(keys)))
         conn.execute(test_results.delete().where(test_results.c.asset_id.in_(chunk)))
         conn.execute(test_latest.delete().where(test_latest.c.asset_id.in_(chunk)))
 
@@ -230,6 +305,9 @@ def erase_assets(conn: Connection, asset_ids: Sequence[str]) -> None:
 def purge_before(conn: Connection, ts: int, *, limit: int = 10_000) -> int:
     """Retention: delete up to `limit` results older than `ts` (and latest rows that old)."""
     n = series.purge_before(conn, test_results, ts, limit=limit)
+    d = test_result_details
+    ids = sa.select(d.c.idem_key).where(d.c.event_ts < ts).limit(limit).scalar_subquery()
+    conn.execute(d.delete().where(d.c.idem_key.in_(ids)))
     if n < limit:
         conn.execute(test_latest.delete().where(test_latest.c.event_ts < ts))
     return n
@@ -239,11 +317,15 @@ __all__ = [
     "STATUSES",
     "Page",
     "daily_series",
+    "details_of",
     "erase_assets",
     "failed_since",
     "latest_per_test",
     "purge_before",
+    "record_details",
     "record_results",
+    "results_between",
     "test_latest",
+    "test_result_details",
     "test_results",
 ]
