@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,6 +68,14 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated hosts (or *.domain) a recipe the server runs may reach; "
         "empty: any host.",
+    )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs web UI session cookies; every replica needs the same one. "
+        "Unset: a random key kept in data_dir/session.key.",
+    )
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="Hours a web UI login lasts before asking again."
     )
 
     @field_validator("database_url")

@@ -160,6 +160,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             }
         )
 
+    _mount_ui(app)
+
     # Routes go straight onto the app rather than through include_router, whose nested
     # routers this FastAPI walks on every request (see routing.py). Each kind's are built
     # when first asked for, in this place.
@@ -187,6 +189,28 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     routing.install(app, kind_routes, fast)
     return app
+
+
+def _mount_ui(app: FastAPI) -> None:
+    """The web UI at /ui, ahead of the asset kinds' routes; `/` sends browsers there."""
+    from starlette.requests import Request
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Mount
+
+    from lodestar.catalog import NotFound
+    from lodestar.ui.app import create_ui, wants_html
+
+    app.router.routes.append(Mount("/ui", app=create_ui(lambda: app.state.services)))
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> Response:
+        if wants_html(request.headers.get("accept", "")):
+            return RedirectResponse("/ui/", status_code=303)
+        raise NotFound("nothing here: the API is under /api/v1, its documentation at /docs")
+
+    @app.get("/ui", include_in_schema=False)
+    def ui_root() -> Response:
+        return RedirectResponse("/ui/", status_code=308)
 
 
 def app_from_env() -> FastAPI:
