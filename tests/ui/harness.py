@@ -40,17 +40,18 @@ class UiServer:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
 
-    def login(self, role: str) -> httpx.Client:
+    @contextmanager
+    def login(self, role: str) -> Iterator[httpx.Client]:
         """A client with a session cookie for the role's token."""
-        c = self.client()
-        page = c.get("/ui/login")
-        assert page.status_code == 200, page.text
-        r = c.post(
-            "/ui/login",
-            data={"token": self.tokens[role], "csrf": csrf_of(page.text), "next": "/ui/"},
-        )
-        assert r.status_code == 303, r.text
-        return c
+        with self.client() as c:
+            page = c.get("/ui/login")
+            assert page.status_code == 200, page.text
+            r = c.post(
+                "/ui/login",
+                data={"token": self.tokens[role], "csrf": csrf_of(page.text), "next": "/ui/"},
+            )
+            assert r.status_code == 303, r.text
+            yield c
 
 
 def csrf_of(html: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.requests import Request
 from starlette.responses import Response
 
 import lodestar
@@ -193,7 +194,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
 def _mount_ui(app: FastAPI) -> None:
     """The web UI at /ui, ahead of the asset kinds' routes; `/` sends browsers there."""
-    from starlette.requests import Request
     from starlette.responses import RedirectResponse
     from starlette.routing import Mount
 
