@@ -30,6 +30,7 @@ TABLE = "warehouse.analytics.marts.fct_orders"
 class UiServer:
     url: str
     store: Store
+    data_dir: Path
     tokens: dict[str, str] = field(default_factory=dict)
     editor_user: str = ""
 
@@ -103,7 +104,7 @@ def ui_server(db_url: str, data_dir: Path, **settings: Any) -> Iterator[UiServer
         assert time.monotonic() < deadline, "the UI test server did not start"
         time.sleep(0.05)
     try:
-        yield UiServer(url, store, issued, owner)
+        yield UiServer(url, store, data_dir, issued, owner)
     finally:
         server.should_exit = True
         thread.join(20)

@@ -139,7 +139,7 @@ def _parent(asset: Any) -> tuple[str, str] | None:
 
 def _versions(ctx: Ctx, asset: Any) -> dict[str, Any]:
     versions = ctx.catalog.versions(asset.kind, Key(id=asset.id))
-    out: dict[str, Any] = {"versions": list(reversed(versions))}
+    out: dict[str, Any] = {"versions": sorted(versions, key=lambda v: -v.version)}
     a, b = ctx.param("from"), ctx.param("to")
     if a or b:
         try:

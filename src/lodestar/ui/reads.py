@@ -157,7 +157,7 @@ def changed_since(
 ) -> list[tuple[VersionRecord, list[str]]]:
     """The versions after `since`, each with which of `fields` it changed."""
     out: list[tuple[VersionRecord, list[str]]] = []
-    for rec in catalog.versions(asset.kind, Key(id=asset.id)):
+    for rec in sorted(catalog.versions(asset.kind, Key(id=asset.id)), key=lambda v: v.version):
         if rec.version <= since:
             continue
         names = {
