@@ -13,20 +13,8 @@ from lodestar.model.records import Asset, Event, VersionRecord
 from lodestar.model.registry import all_kinds
 from lodestar.ui.extensions import Hit, search_provider
 
-# Kinds a person looks for, in the order the search and "my assets" list them.
-DATA_KINDS = (
-    "table",
-    "dashboard",
-    "pipeline",
-    "topic",
-    "ml_model",
-    "container",
-    "query",
-    "data_product",
-    "glossary_term",
-    "schema",
-    "database",
-)
+# Kinds a person looks for, in the order the name lookup tries them (one list query each).
+DATA_KINDS = ("table", "dashboard", "pipeline", "topic", "ml_model", "container", "glossary_term")
 # Tags that mark a column's sample values as not to be shown.
 SENSITIVE_TAGS = ("PII.Sensitive",)
 

@@ -4,6 +4,7 @@ check, and catalog errors shown as HTML pages instead of problem documents."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -149,6 +150,13 @@ class Endpoints:
         and check a POSTed form, show catalog errors as pages."""
 
         async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await handle(request)
+            took = (time.perf_counter() - started) * 1000
+            response.headers["Server-Timing"] = f"app;dur={took:.2f}"
+            return response
+
+        async def handle(request: Request) -> Response:
             services = self.get_services()
             signer = self.signer(services)
             request.state.principal = ANONYMOUS
