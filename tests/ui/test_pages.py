@@ -21,7 +21,7 @@ from lodestar.settings import Settings
 from lodestar.ui import extensions
 from lodestar.ui.render import asset_url
 
-from .harness import TABLE, UiServer
+from .harness import TABLE, UiServer, ui_server
 
 STEWARD = WriteContext.for_principal(Principal("test-steward", "steward"))
 
@@ -323,3 +323,19 @@ def test_static_files_are_cached_by_content_and_compressed(ui: UiServer) -> None
         stale = c.get("/ui/static/app.css?v=old")
         assert stale.headers["cache-control"] == "public, max-age=300"
         assert c.get("/ui/static/nothing.js").status_code == 404
+
+
+def test_with_anonymous_reading_pages_open_without_login_but_editing_asks_for_one(
+    tmp_path: Path,
+) -> None:
+    with ui_server(f"sqlite:///{tmp_path / 'c.db'}", tmp_path, anonymous_read=True) as site:
+        with site.client() as c:
+            page = c.get(f"/ui/assets/table/{TABLE}")
+            assert page.status_code == 200 and ">Edit</a>" not in page.text
+            assert 'href="/ui/login?next=' in page.text
+            assert c.get("/ui/glossary").status_code == 200
+            r = c.get(f"/ui/edit/table/{TABLE}")
+            assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+            r = c.post(f"/ui/edit/table/{TABLE}", data={"description": "anonymous"})
+            assert r.status_code == 403  # no session, so no CSRF token: refused
+        assert site.catalog.get("table", Key(fqn=TABLE)).version == 1
