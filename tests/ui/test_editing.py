@@ -158,7 +158,10 @@ def test_preview_renders_markdown_without_saving(ui: UiServer) -> None:
         form.update(description="*new* <b>x</b>", action="preview")
         r = c.post(edit_url("table", fqn), data=form)
         assert r.status_code == 200 and "<em>new</em> &lt;b&gt;x&lt;/b&gt;" in r.text
-        frag = c.post("/ui/preview", data={"csrf": form["csrf"], "description": "**b**"})
+        # The token is masked afresh on every page (no repeated secret in compressed pages).
+        again = _form(c, fqn)["csrf"]
+        assert again != form["csrf"]
+        frag = c.post("/ui/preview", data={"csrf": again, "description": "**b**"})
         assert frag.text.strip() == "<p><strong>b</strong></p>"
         assert c.post("/ui/preview", data={"csrf": "forged", "description": "x"}).status_code == 403
     assert _version(ui, fqn) == before and _doc(ui, fqn)["description"] == "kept"

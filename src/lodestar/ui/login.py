@@ -26,7 +26,7 @@ def login_form(ctx: Ctx, *, error: str = "", status: int = 200) -> Response:
     response = ctx.html(
         "login.html",
         status=status,
-        login_csrf=nonce,
+        login_csrf=sess.mask(nonce),
         next=next_url(ctx.param("next") or ctx.form.get("next", "")),
         error=error,
     )
@@ -44,7 +44,7 @@ def login_form(ctx: Ctx, *, error: str = "", status: int = 200) -> Response:
 
 def login(ctx: Ctx) -> Response:
     expected = ctx.signer.unsign(sess.LOGIN_COOKIE, ctx.request.cookies.get(sess.LOGIN_COOKIE))
-    if not isinstance(expected, str) or not sess.same(ctx.form.get("csrf"), expected):
+    if not isinstance(expected, str) or not sess.same(sess.unmask(ctx.form.get("csrf")), expected):
         raise CsrfError("the login form expired or was not sent from this site: reload it")
     token = ctx.form.get("token", "").strip()
     if not token:

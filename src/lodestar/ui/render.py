@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, Response
 
 from lodestar.model.registry import find_kind
 from lodestar.ui import markdown
+from lodestar.ui.session import mask
 
 _TYPES = {
     ".css": "text/css; charset=utf-8",
@@ -133,6 +134,8 @@ class Pages:
         context.setdefault("user", request.state.principal)
         context.setdefault("session", request.state.session)
         context.setdefault("request", request)
+        session = context["session"]
+        context.setdefault("csrf", lambda: mask(session.csrf) if session else "")
         body = self.env.get_template(template).render(**context)
         return HTMLResponse(
             body,

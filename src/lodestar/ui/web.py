@@ -171,7 +171,10 @@ class Endpoints:
                 form: dict[str, str] = {}
                 if request.method == "POST":
                     form = await read_form(request)
-                    if csrf and (session is None or not sess.same(form.get("csrf"), session.csrf)):
+                    if csrf and (
+                        session is None
+                        or not sess.same(sess.unmask(form.get("csrf")), session.csrf)
+                    ):
                         raise CsrfError(
                             "this form is no longer valid (its security token does not match "
                             "your session): reload the page and try again"
