@@ -42,16 +42,29 @@ def login(server: S.Server) -> httpx.Client:
     return c
 
 
+def _get(c: httpx.Client, path: str) -> httpx.Response:
+    """GET, once more on a connection the server dropped (counted and printed)."""
+    for attempt in range(3):
+        try:
+            return c.get(path)
+        except httpx.TransportError as e:
+            print(f"  {path}: {e!r}, retrying", flush=True)
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def measure(c: httpx.Client, paths: list[str], n: int) -> tuple[list[float], list[float]]:
     rng = random.Random(7)
     server_ms: list[float] = []
     wall_ms: list[float] = []
     for p in paths[:5]:  # warm: templates compiled, caches filled
-        c.get(p)
+        _get(c, p)
     for _ in range(n):
         path = rng.choice(paths)
         t0 = time.perf_counter()
-        r = c.get(path)
+        r = _get(c, path)
         wall_ms.append((time.perf_counter() - t0) * 1000)
         if r.status_code != 200:
             raise RuntimeError(f"{path}: {r.status_code} {r.text[:300]}")
@@ -102,7 +115,11 @@ def run(backend: str, args: argparse.Namespace) -> list[list[Any]]:
             )
             label = f"+{args.tables:,} tables"
             prefix = f"{GENERATED_SERVICE}.{S.DATABASE}.sales.fct_"
-            rows += _measure_all(server, backend, label, fqns, prefix, args.requests)
+            try:
+                rows += _measure_all(server, backend, label, fqns, prefix, args.requests)
+            except Exception:
+                print(server.log_path.read_text()[-4000:], flush=True)
+                raise
     return rows
 
 
