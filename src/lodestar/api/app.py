@@ -193,18 +193,29 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
 
 def _mount_ui(app: FastAPI) -> None:
-    """The web UI at /ui, ahead of the asset kinds' routes; `/` sends browsers there."""
+    """The web UI at /ui, ahead of the asset kinds' routes, built on its first request (the
+    health check does not wait for Jinja); `/` sends browsers there."""
     from starlette.responses import RedirectResponse
     from starlette.routing import Mount
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from lodestar.catalog import NotFound
-    from lodestar.ui.app import create_ui, wants_html
 
-    app.router.routes.append(Mount("/ui", app=create_ui(lambda: app.state.services)))
+    built: list[ASGIApp] = []
+
+    async def ui(scope: Scope, receive: Receive, send: Send) -> None:
+        if not built:
+            from lodestar.ui.app import create_ui
+
+            built.append(create_ui(lambda: app.state.services))
+        await built[0](scope, receive, send)
+
+    app.router.routes.append(Mount("/ui", app=ui))
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> Response:
-        if wants_html(request.headers.get("accept", "")):
+        accept = request.headers.get("accept", "")
+        if "text/html" in accept.split(",")[0]:  # a browser
             return RedirectResponse("/ui/", status_code=303)
         raise NotFound("nothing here: the API is under /api/v1, its documentation at /docs")
 

@@ -50,8 +50,3 @@ def create_ui(get_services: Callable[[], Services]) -> Starlette:
         Route("/edit/{kind}/{fqn:path}", ep.page(editing.edit_save), methods=["POST"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1024)])
-
-
-def wants_html(accept: str) -> bool:
-    """Whether a request for / comes from a browser (which asks for text/html first)."""
-    return "text/html" in accept.split(",")[0]
