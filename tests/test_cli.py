@@ -224,6 +224,7 @@ def test_demo_loads_the_sample_once(tmp_path: Path, data_dir: Path) -> None:
     token = (demo_dir / "demo.token").read_text().strip()
     assert token in first.stdout
     assert "http://127.0.0.1:8585/docs" in first.stdout
+    assert "http://127.0.0.1:8585/ui/" in first.stdout  # the demo opens on the web UI
     assert f"{total} created" in first.stdout
     assert first.stdout.count("curl ") == 2
     events, versions = _events_and_versions(demo_dir)

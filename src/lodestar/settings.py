@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The weights of lodestar.search.models.Boosts (settings import no other layer).
@@ -132,6 +132,15 @@ class Settings(BaseSettings):
             if not 0 <= x <= 1_000_000:
                 raise ValueError(f"search boost {k!r} must be between 0 and 1000000")
         return v
+
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs web UI session cookies; every replica needs the same one. "
+        "Unset: a random key kept in data_dir/session.key.",
+    )
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="Hours a web UI login lasts before asking again."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.requests import Request
 from starlette.responses import Response
 
 import lodestar
@@ -172,6 +173,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             }
         )
 
+    _mount_ui(app)
+
     # Routes go straight onto the app rather than through include_router, whose nested
     # routers this FastAPI walks on every request (see routing.py). Each kind's are built
     # when first asked for, in this place.
@@ -202,6 +205,38 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     routing.install(app, kind_routes, fast)
     return app
+
+
+def _mount_ui(app: FastAPI) -> None:
+    """The web UI at /ui, ahead of the asset kinds' routes, built on its first request (the
+    health check does not wait for Jinja); `/` sends browsers there."""
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Mount
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from lodestar.catalog import NotFound
+
+    built: list[ASGIApp] = []
+
+    async def ui(scope: Scope, receive: Receive, send: Send) -> None:
+        if not built:
+            from lodestar.ui.app import create_ui
+
+            built.append(create_ui(lambda: app.state.services))
+        await built[0](scope, receive, send)
+
+    app.router.routes.append(Mount("/ui", app=ui))
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> Response:
+        accept = request.headers.get("accept", "")
+        if "text/html" in accept.split(",")[0]:  # a browser
+            return RedirectResponse("/ui/", status_code=303)
+        raise NotFound("nothing here: the API is under /api/v1, its documentation at /docs")
+
+    @app.get("/ui", include_in_schema=False)
+    def ui_root() -> Response:
+        return RedirectResponse("/ui/", status_code=308)
 
 
 def app_from_env() -> FastAPI:

@@ -121,7 +121,11 @@ class TokenService:
 
     def resolve(self, token: str) -> Principal | None:
         """The principal a token stands for; None when unknown, expired or revoked."""
-        h = hash_token(token)
+        return self.resolve_hash(hash_token(token))
+
+    def resolve_hash(self, h: str) -> Principal | None:
+        """The principal of the token with this hash (a web session keeps the hash, never the
+        token); None when unknown, expired or revoked."""
         now = time.monotonic()
         if now >= self._next_check:
             self._check_revocations(now)

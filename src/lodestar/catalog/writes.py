@@ -444,9 +444,8 @@ class Planner:
         if old is None:
             if new_cols:  # the bulk of a bulk create: one row per column, nothing to compare
                 names = _names(new_cols)
-                self.column_rows.extend(
-                    zip([aid] * len(names), names, column_ids(aid, names), strict=True)
-                )
+                ids = column_ids(aid, names)
+                self.column_rows.extend(zip([aid] * len(names), names, ids, strict=True))
             return
         old_cols = old.get("columns")
         if not new_cols and not old_cols:

@@ -74,7 +74,9 @@ def _show(base: str, token: str, token_file: Path, anonymous: bool, loaded: str)
 
     auth = f'-H "Authorization: Bearer {token}" '
     rows = [
-        ("URL", base),
+        ("Open", f"{base}/ui/"),
+        ("", "the web UI: log in with the token below to edit"),
+        ("API", base),
         ("API docs", f"{base}/docs"),
         ("Token", token),
         ("", f"export LODESTAR_TOKEN=$(cat {token_file})"),
