@@ -20,7 +20,7 @@ The peers' virtualenv (never a dependency of this project):
     /work/peers/sql/bin/pip install 'acryl-datahub[sql-parser]' sqllineage openlineage-sql
 
     .venv/bin/python bench/sql_lineage.py --no-peers
-    .venv/bin/python bench/sql_lineage.py --queries 1000 --repeat 3 --passes 2 --peers /work/peers/sql
+    .venv/bin/python bench/sql_lineage.py --repeat 3 --passes 2 --peers /work/peers/sql
 """
 
 from __future__ import annotations
