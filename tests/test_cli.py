@@ -87,6 +87,7 @@ def test_help_does_not_load_the_server_stack() -> None:
         "lodestar.cli.common",
         "lodestar.cli.demo",
         "lodestar.cli.ingest",
+        "lodestar.cli.lineage",
         "lodestar.cli.local",
         "lodestar.cli.main",
         "lodestar.cli.remote",
