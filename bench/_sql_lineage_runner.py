@@ -60,14 +60,17 @@ def _datahub(schema: dict[str, list[str]]) -> Callable[[str], Answer]:
         urn = f"urn:li:dataset:(urn:li:dataPlatform:postgres,{table},PROD)"
         resolver.add_raw_schema_info(urn, {c: "int" for c in columns})
 
-    def name(urn: str) -> str:
-        return urn.split(",")[1]
+    def name(urn: str | None) -> str:
+        parts = (urn or "").split(",")
+        return parts[1] if len(parts) > 2 else ""
 
     def run(sql: str) -> Answer:
         r = dh.sqlglot_lineage(sql, schema_resolver=resolver)
+        # A SELECT's columns have no downstream table: they feed no table.
         pairs = [
-            [name(u.table), u.column, name(c.downstream.table or ""), c.downstream.column]
+            [name(u.table), u.column, name(c.downstream.table), c.downstream.column]
             for c in r.column_lineage or []
+            if name(c.downstream.table)
             for u in c.upstreams
         ]
         return {

@@ -14,8 +14,13 @@ openlineage-sql with the peer venv's (`--peers`, default /work/peers/sql; teleme
 A query counts as right at table level when both table sets match, at column level when
 its set of (source table, source column, target table, target column) matches.
 
-    .venv/bin/python bench/sql_lineage.py
-    .venv/bin/python bench/sql_lineage.py --queries 1000 --repeat 3 --peers /work/peers/sql
+The peers' virtualenv (never a dependency of this project):
+
+    python3 -m venv /work/peers/sql
+    /work/peers/sql/bin/pip install 'acryl-datahub[sql-parser]' sqllineage openlineage-sql
+
+    .venv/bin/python bench/sql_lineage.py --no-peers
+    .venv/bin/python bench/sql_lineage.py --repeat 3 --passes 2 --peers /work/peers/sql
 """
 
 from __future__ import annotations
@@ -309,6 +314,7 @@ def main() -> None:
     ap.add_argument("--sqllineage-repeat", type=int, default=1, help="it is slow: fewer runs")
     ap.add_argument("--peers", default="/work/peers/sql", help="the peers' virtualenv")
     ap.add_argument("--no-peers", action="store_true", help="Lodestar and sqlglot only")
+    ap.add_argument("--skip", action="append", default=[], help="leave a peer out (repeatable)")
     args = ap.parse_args()
 
     gen = Generator(args.seed)
@@ -330,6 +336,7 @@ def main() -> None:
             ("openlineage", peer_python, args.repeat),
             ("sqllineage", peer_python, args.sqllineage_repeat),
         ]
+        plan = [p for p in plan if p[0] not in args.skip]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "queries.json"
         path.write_text(
