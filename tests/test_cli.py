@@ -90,7 +90,9 @@ def test_help_does_not_load_the_server_stack() -> None:
         "lodestar.cli.lineage",
         "lodestar.cli.local",
         "lodestar.cli.main",
+        "lodestar.cli.quality",
         "lodestar.cli.remote",
+        "lodestar.cli.search",
     }
     result = run("--help")
     assert result.exit_code == 0

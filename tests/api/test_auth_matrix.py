@@ -479,6 +479,8 @@ def _fill(path: str, assets: dict[str, dict[str, Any]], **extra: str) -> str:
     if path == "/api/v1/lineage/paths":  # between two assets, named in the query
         ends = f"table:{fqn_path(asset['fqn'])}"
         out += f"?from={ends}&to={ends}"
+    if path in ("/api/v1/search", "/api/v1/search/suggest"):  # words to look for
+        out += "?q=orders"
     return out
 
 
