@@ -69,7 +69,7 @@ def test_a_registered_kind_runs_its_due_jobs_and_not_the_others(
     )
     try:
         scheduler = make()  # every registered kind: ingestion and this one
-        assert set(scheduler.kinds) == {"ingestion", "retention", "test-nightly"}
+        assert set(scheduler.kinds) == {"ingestion", "retention", "quality", "test-nightly"}
         assert scheduler.tick() == [("test-nightly", "nightly")]
         idle(scheduler)
     finally:

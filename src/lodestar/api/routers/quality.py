@@ -79,8 +79,17 @@ def _stale_s(text: str) -> float:
     return parse_window(text)
 
 
+_TEST_TYPES = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "array", "items": {"type": "object"}}},
+}
+
+
 @router.get(
-    "/test-types", summary="The test library", responses=answers(json_ok({}, "Types"), *READ)
+    "/test-types",
+    summary="The test library",
+    responses=answers(json_ok(_TEST_TYPES, "Every test type, its parameters and columns"), *READ),
 )
 async def test_library(_: Reader) -> Response:
     from lodestar.quality.service import library
