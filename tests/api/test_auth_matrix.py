@@ -444,6 +444,7 @@ def test_editor_may_not_create_unowned_or_give_an_asset_away(
 
 
 def assets_of_every_kind(api: Api, seed: Seed) -> dict[str, dict[str, Any]]:
+    _parent_table(api, seed)  # for the kinds a table contains (test cases)
     assets = {k.plural: _create(api, k, seed, []) for k in all_kinds()}
     # The table gets a column, for the routes that read a column by id or FQN.
     column = {"name": "id", "data_type": "int"}

@@ -264,11 +264,14 @@ class EventMapper:
     def _edges(self, plans: list[_Plan], landed: list[Landed]) -> None:
         """Input -> output lineage of each job's event; an edge several events of the batch
         report keeps the last one's props, as if they had come one after the other."""
-        items: dict[tuple[str, str, str, str, str], EdgeIn] = {}
+        # Keyed as the edges table keys them (ends, via, source): two jobs carrying the same
+        # flow are two edges, in a batch as one after the other.
+        items: dict[tuple[str, str, str, str, str, str], EdgeIn] = {}
         for p, out in zip(plans, landed, strict=True):
             if p.job is None:
                 continue
-            mine: dict[tuple[str, str, str, str, str], EdgeIn] = {}
+            via = f"pipeline:{p.job.fqn}"
+            mine: dict[tuple[str, str, str, str, str, str], EdgeIn] = {}
             for o_in in p.ev.outputs:
                 o = p.targets[(o_in.namespace, o_in.name)]
                 pairs = _column_pairs(o_in)
@@ -276,7 +279,7 @@ class EventMapper:
                     i = p.targets[(src.namespace, src.name)]
                     if (i.kind, i.fqn) == (o.kind, o.fqn):
                         continue
-                    key = (i.kind, i.fqn, o.kind, o.fqn, p.ev.producer[:200])
+                    key = (i.kind, i.fqn, o.kind, o.fqn, via, p.ev.producer[:200])
                     cols = set(pairs.get((src.namespace, src.name), ()))
                     if key in mine:  # two OpenLineage names for one asset: merge the pairs
                         prev = (mine[key].props or {}).get("columns", [])
@@ -286,7 +289,6 @@ class EventMapper:
                         props["columns"] = [list(c) for c in sorted(cols)]
                     if p.ev.run_id:
                         props["run"] = p.ev.run_id
-                    via = f"pipeline:{p.job.fqn}"
                     mine[key] = EdgeIn(i.kind, i.fqn, o.kind, o.fqn, LINEAGE, via=via, props=props)
             out.edges = len(mine)
             for key, edge in mine.items():
@@ -294,7 +296,7 @@ class EventMapper:
                 items[key] = edge
         by_producer: dict[str, list[EdgeIn]] = {}
         for key, edge in items.items():
-            by_producer.setdefault(key[4], []).append(edge)
+            by_producer.setdefault(key[5], []).append(edge)
         for producer, edges in by_producer.items():
             result = self.tx.add_edges(edges, qualifier=producer or None)
             if result.problems:

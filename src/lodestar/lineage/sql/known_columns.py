@@ -10,7 +10,7 @@ from lodestar.lineage.sql import SqlLineage, analyze
 from lodestar.model import fqn
 
 # Services tried for a `database.schema.table` name when the caller names none.
-MAX_SERVICES = 20
+MAX_SERVICES = 1000
 
 
 def analyze_with_catalog(
@@ -49,7 +49,16 @@ def analyze_with_catalog(
 
 
 def _services(catalog: Catalog) -> list[str]:
-    return [a.fqn for a in catalog.list_page("service", limit=MAX_SERVICES).items]
+    """Every service's FQN, page by page (up to MAX_SERVICES)."""
+    out: list[str] = []
+    after: str | None = None
+    while len(out) < MAX_SERVICES:
+        page = catalog.list_page("service", limit=500, after=after)
+        out += [a.fqn for a in page.items]
+        if page.after is None:
+            break
+        after = page.after
+    return out[:MAX_SERVICES]
 
 
 def _columns(catalog: Catalog, services: list[str], table: str) -> list[str] | None:
