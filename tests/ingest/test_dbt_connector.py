@@ -733,3 +733,21 @@ def test_models_get_column_lineage_from_their_compiled_sql(units: list[Unit]) ->
     assert columns[(T["raw_payments"], T["fct_orders"])] == [("amount", "amount")]
     assert columns[(T["items"], T["fct_orders"])] == []  # item_count is a count(*)
     assert (T["raw_customers"], T["snapshot"]) in columns
+
+
+def test_a_manifest_without_compiled_code_leaves_the_view_sql_alone(
+    dbt_run: DbtRun, tmp_path: Path
+) -> None:
+    """`dbt parse` writes no compiled code: the model's Jinja is its source code, and a view's
+    SQL (what the database runs, as the database connector read it) is not overwritten."""
+    manifest = json.loads(dbt_run.manifest.read_text())
+    for node in manifest["nodes"].values():
+        node.pop("compiled_code", None)
+        node["compiled"] = False
+    parsed = tmp_path / "parse_manifest.json"
+    parsed.write_text(json.dumps(manifest))
+    units = _extract(dbt_run, manifest_path=parsed)
+    stg_orders = next(b for b in _tables(units).values() if b["name"] == "stg_orders")
+    assert stg_orders["table_type"] == "view"
+    assert "view_sql" not in stg_orders
+    assert "{{" in stg_orders["source_code"]["code"]  # the uncompiled Jinja, as written

@@ -244,9 +244,13 @@ class DbtSource(Source):
                 elif code:
                     self.ctx.warn(f"{uid}: SQL longer than {_MAX_CODE} characters left out")
             body["source_code"] = {k: v for k, v in source_code.items() if v}
+        # A view's SQL is what the database runs: compiled code only. Uncompiled Jinja (a
+        # manifest from `dbt parse`) stays the model's source code and leaves the view SQL the
+        # database connector read as it is.
+        compiled = node.get("compiled_code")
         views = ("view", "materialized_view")
-        if body["table_type"] in views and code and len(code) <= _MAX_VIEW_SQL:
-            body["view_sql"] = code
+        if body["table_type"] in views and compiled and len(compiled) <= _MAX_VIEW_SQL:
+            body["view_sql"] = compiled
         assets.add("table", fqn, body)
 
         unit = Unit(uid, assets=assets.items)
