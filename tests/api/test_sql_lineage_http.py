@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lodestar.model import fqn
 
-from .support import Api, problem_of
+from .support import Api, problem_of, unique
 
 URL = "/api/v1/sql/lineage"
 
@@ -37,14 +37,17 @@ def test_the_answer_is_the_contract(api: Api) -> None:
 
 def test_star_expands_from_the_catalog(api: Api) -> None:
     seed = api.fresh_seed()
+    # Every seed's schema is `db.raw`: a name of its own, so that without a service the one
+    # table of that name is found, whichever service holds it.
+    name = unique("orders")
     columns = [{"name": n, "data_type": "int"} for n in ("id", "amount", "region")]
-    api.put_ok("tables", seed.table_body("orders", columns=columns))
+    api.put_ok("tables", seed.table_body(name, columns=columns))
     _, database, schema = fqn.split(seed.schema)
     sql = (
-        f'CREATE TABLE "{database}"."{schema}".copy AS SELECT * FROM "{database}"."{schema}".orders'
+        f'CREATE TABLE "{database}"."{schema}".copy AS SELECT * FROM "{database}"."{schema}".{name}'
     )
     body = api.client.post(URL, json={"sql": sql, "dialect": "postgres"}).json()
-    source = fqn.join([database, schema, "orders"])
+    source = fqn.join([database, schema, name])
     target = fqn.join([database, schema, "copy"])
     assert body["columns"] == [
         [f"{source}.{c}", f"{target}.{c}"] for c in ("id", "amount", "region")
@@ -53,7 +56,7 @@ def test_star_expands_from_the_catalog(api: Api) -> None:
         URL, json={"sql": sql, "dialect": "postgres", "service": seed.service}
     ).json()
     assert pinned == body
-    unknown = api.client.post(URL, json={"sql": sql.replace("orders", "nowhere")}).json()
+    unknown = api.client.post(URL, json={"sql": sql.replace(name, "nowhere")}).json()
     assert unknown["columns"] == [[f"{fqn.join([database, schema, 'nowhere'])}.*", f"{target}.*"]]
 
 
