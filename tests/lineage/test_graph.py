@@ -48,7 +48,7 @@ def link(
 ) -> None:
     props = {"columns": columns} if columns is not None else None
     items = [EdgeIn("table", fqn(a), "table", fqn(b), props=props) for a, b in pairs]
-    result = lineage_edges.record(seed.catalog, items, ctx or seed.ctx)
+    result = lineage_edges.add_lineage(seed.catalog, items, ctx or seed.ctx)
     assert not result.problems, result.problems
 
 

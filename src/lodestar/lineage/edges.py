@@ -7,28 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lodestar.catalog import Catalog, WriteContext
-from lodestar.catalog.edges import LINEAGE, EdgeIn, EdgeResult
+from lodestar.catalog.edges import EdgeIn, EdgeResult
 
 
-def lineage_edges(edges: Sequence[tuple[str, str, str, str]]) -> list[EdgeIn]:
-    """(from kind, from FQN, to kind, to FQN) tuples as lineage edges."""
-    return [EdgeIn(fk, ff, tk, tf, LINEAGE) for fk, ff, tk, tf in edges]
-
-
-def add_lineage(
-    catalog: Catalog,
-    edges: Sequence[tuple[str, str, str, str] | EdgeIn],
-    ctx: WriteContext,
-) -> EdgeResult:
-    """Record lineage edges in one unit of work; ends that do not exist are reported."""
-    items = [e if isinstance(e, EdgeIn) else EdgeIn(*e, LINEAGE) for e in edges]
-    with catalog.transaction(ctx) as tx:
-        return tx.add_edges(items)
-
-
-def record(catalog: Catalog, items: Sequence[EdgeIn], ctx: WriteContext) -> EdgeResult:
-    """Assert lineage edges as given (column pairs and other props in `props`), in one unit of
-    work, as the caller's source (a person's edges are `person:<name>`)."""
+def add_lineage(catalog: Catalog, items: Sequence[EdgeIn], ctx: WriteContext) -> EdgeResult:
+    """Assert lineage edges as given (column pairs and other props in `props`) in one unit of
+    work, as the caller's source (a person's edges are `person:<name>`); ends that do not
+    exist are reported."""
     with catalog.transaction(ctx) as tx:
         return tx.add_edges(items)
 
@@ -41,4 +26,3 @@ def retract(
     own: a person's edge is never removed by a connector)."""
     with catalog.transaction(ctx) as tx:
         return tx.retract_edges(items=[item], source=source)
-

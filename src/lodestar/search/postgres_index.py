@@ -16,32 +16,12 @@ from lodestar.search.documents import SearchDoc
 from lodestar.search.models import Boosts
 from lodestar.search.query import Term
 from lodestar.search.sql import like_escape
+from lodestar.search.store import DOC_COLUMNS
 from lodestar.store.stats import count_inserts
 
-_DOC_COLUMNS = (
-    "doc_id",
-    "asset_id",
-    "kind",
-    "name_lc",
-    "name_key",
-    "fqn_lc",
-    "service",
-    "database",
-    "schema",
-    "domain",
-    "deleted",
-    "updated_at",
-    "popularity",
-    "documented",
-    "owned",
-    "tier",
-    "certified",
-    "deprecated",
-    "pop_log",
-)
-_COLS = ", ".join(f'"{c}"' for c in _DOC_COLUMNS)
+_COLS = ", ".join(f'"{c}"' for c in DOC_COLUMNS)
 _INSERT = (
-    f"INSERT INTO search_docs ({_COLS}, tsv) VALUES ({', '.join(['%s'] * len(_DOC_COLUMNS))}, "
+    f"INSERT INTO search_docs ({_COLS}, tsv) VALUES ({', '.join(['%s'] * len(DOC_COLUMNS))}, "
     "setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('english', %s), 'B')"
     " || setweight(to_tsvector('english', %s), 'C') || setweight(to_tsvector('english', %s), 'D'))"
 )
@@ -65,7 +45,7 @@ class PostgresIndex:
             r = d.row()
             rows.append(
                 (
-                    *(r[c] for c in _DOC_COLUMNS),
+                    *(r[c] for c in DOC_COLUMNS),
                     d.name_text,
                     d.description_text,
                     f"{d.fqn_text} {d.meta_text}",

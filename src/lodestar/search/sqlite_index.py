@@ -14,31 +14,10 @@ from lodestar.search.backend import Mode
 from lodestar.search.documents import SearchDoc
 from lodestar.search.models import Boosts
 from lodestar.search.query import Term
-from lodestar.search.store import SQLITE_DDL, SQLITE_DROP
+from lodestar.search.store import DOC_COLUMNS, SQLITE_DDL, SQLITE_DROP
 from lodestar.store.rows import insert_rows
 
 CHUNK = 500
-_DOC_COLUMNS = (
-    "doc_id",
-    "asset_id",
-    "kind",
-    "name_lc",
-    "name_key",
-    "fqn_lc",
-    "service",
-    "database",
-    "schema",
-    "domain",
-    "deleted",
-    "updated_at",
-    "popularity",
-    "documented",
-    "owned",
-    "tier",
-    "certified",
-    "deprecated",
-    "pop_log",
-)
 _FTS_INSERT = (
     "INSERT INTO search_fts(rowid, name, fqn, description, columns, meta) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -69,8 +48,8 @@ class SQLiteIndex:
             conn.exec_driver_sql(f"DELETE FROM search_docs WHERE doc_id IN ({marks})", tuple(ids))
         if not docs:
             return
-        rows = [tuple(d.row()[c] for c in _DOC_COLUMNS) for d in docs]
-        insert_rows(conn, "search_docs", _DOC_COLUMNS, rows)
+        rows = [tuple(d.row()[c] for c in DOC_COLUMNS) for d in docs]
+        insert_rows(conn, "search_docs", DOC_COLUMNS, rows)
         conn.exec_driver_sql(
             _FTS_INSERT,
             [

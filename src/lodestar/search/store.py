@@ -44,6 +44,8 @@ search_docs = sa.Table(
     # PostgreSQL only: name (A), description (B), FQN and metadata (C), columns (D).
     sa.Column("tsv", TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=True),
 )
+# The columns a document row fills (the tsvector is written apart, on PostgreSQL only).
+DOC_COLUMNS = tuple(c.name for c in search_docs.columns if c.name != "tsv")
 # Prefix look-ups (suggest): on PostgreSQL `LIKE 'p%'` needs the pattern operator class.
 sa.Index(
     "ix_search_docs_name", search_docs.c.name_lc, postgresql_ops={"name_lc": "text_pattern_ops"}

@@ -194,7 +194,7 @@ async def post_edges(request: Request, svc: Services, ctx: Writer) -> Response:
         LineageIn, await read_json(request, svc.settings.max_body_bytes)
     )
     result = await run_in_threadpool(
-        lineage_edges.record, svc.catalog, [i.edge() for i in items], ctx
+        lineage_edges.add_lineage, svc.catalog, [i.edge() for i in items], ctx
     )
     return json_response(
         {"added": result.added, "refreshed": result.refreshed, "problems": result.problems}
